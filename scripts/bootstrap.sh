@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Create .venv and install Parrot into it (idempotent; skipped when nothing changed).
+# Usage: scripts/bootstrap.sh [extra,...]   e.g. scripts/bootstrap.sh test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+EXTRAS="${1:-}"
+PYTHON="${PYTHON:-python3.11}"
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+VENV="${PARROT_VENV:-.venv}"
+
+if [ ! -x "$VENV/bin/python" ]; then
+    echo "parrot: creating virtualenv in $VENV" >&2
+    "$PYTHON" -m venv "$VENV"
+fi
+
+spec="."
+[ -n "$EXTRAS" ] && spec=".[$EXTRAS]"
+stamp_file="$VENV/.parrot-install-stamp"
+stamp="$(cat pyproject.toml scripts/bootstrap.sh | sha256sum | cut -c1-16)-$EXTRAS"
+if [ "$(cat "$stamp_file" 2>/dev/null)" != "$stamp" ]; then
+    echo "parrot: installing dependencies ($spec) into $VENV" >&2
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip >/dev/null
+    "$VENV/bin/python" -m pip install --quiet -e "$spec"
+    echo "$stamp" > "$stamp_file"
+fi
+
+# Assemble and sha256-verify the embedded models in the data directory (fast when already done).
+"$VENV/bin/parrot" models prepare >&2

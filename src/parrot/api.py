@@ -1,0 +1,139 @@
+"""The Python facade everything else calls (CLI, server, web UI, chat).
+
+    from parrot import Parrot
+    tts = Parrot()
+    for chunk in tts.stream("你好，world!", voice="jf_alpha"):
+        play(chunk.audio)            # float32 mono at tts.sample_rate
+    speech = tts.say("Hello there.")  # the whole waveform
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import Settings
+from .engines.base import AudioChunk, Engine, SynthesisOptions
+from .errors import InputError, UnknownVoiceError
+from .text.normalize import normalize
+from .text.segment import check_language, split_languages
+from .voices.voice import Voice
+
+MIN_SPEED, MAX_SPEED = 0.5, 2.0
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u2028\u2029\ufeff]")
+
+
+@dataclass(frozen=True)
+class Speech:
+    """A whole synthesized utterance."""
+
+    audio: np.ndarray
+    sample_rate: int
+
+    @property
+    def duration(self) -> float:
+        return len(self.audio) / self.sample_rate
+
+
+@dataclass(frozen=True)
+class PreparedText:
+    """User text after validation and normalisation, ready for an engine."""
+
+    original: str
+    normalized: str
+    languages: tuple[str, ...]
+
+
+class Parrot:
+    """Text in, speech out. Safe to share between threads; holds no per-request state."""
+
+    def __init__(self, engine: Engine | str | None = None, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self.engine = engine if isinstance(engine, Engine) else load_engine(engine, self.settings)
+        self._voices = {v.name: v for v in self.engine.stock_voices()}
+
+    @property
+    def sample_rate(self) -> int:
+        return self.engine.sample_rate
+
+    @property
+    def default_voice(self) -> str:
+        return next(iter(self._voices))
+
+    def voices(self) -> list[Voice]:
+        return list(self._voices.values())
+
+    def voice(self, name: str | Voice | None) -> Voice:
+        if isinstance(name, Voice):
+            return name
+        if name is None or name == "":
+            name = self.default_voice
+        found = self._voices.get(name)
+        if found is None:
+            known = ", ".join(sorted(self._voices))
+            raise UnknownVoiceError(f"no voice named {name!r}; available voices: {known}")
+        return found
+
+    def prepare(self, text: str, lang: str | None = None) -> PreparedText:
+        """Validate and normalise ``text``; raises ``InputError`` with the reason if it cannot be spoken."""
+        if not isinstance(text, str):
+            raise InputError("text must be a string")
+        if len(text) > self.settings.max_text_chars:
+            raise InputError(
+                f"text is {len(text):,} characters; the limit is {self.settings.max_text_chars:,} "
+                "(split it, or raise PARROT_MAX_TEXT_CHARS)"
+            )
+        cleaned = _CONTROL.sub(" ", text)
+        if not cleaned.strip():
+            raise InputError("text is empty; give some words to speak")
+        normalized = normalize(cleaned)
+        segments = split_languages(normalized, check_language(lang))
+        if not segments:
+            raise InputError("text has nothing speakable (only symbols, emoji or punctuation)")
+        return PreparedText(text, normalized, tuple(dict.fromkeys(s.lang for s in segments)))
+
+    def stream(
+        self,
+        text: str,
+        voice: str | Voice | None = None,
+        *,
+        speed: float = 1.0,
+        lang: str | None = None,
+        fast_start: bool = True,
+    ) -> Iterator[AudioChunk]:
+        """Validate now (errors raise before any audio), then yield audio chunks as they are made."""
+        options = self._options(speed, lang, fast_start)
+        chosen = self.voice(voice)
+        prepared = self.prepare(text, options.lang)
+        return self.engine.stream(prepared.normalized, chosen, options)
+
+    def say(
+        self, text: str, voice: str | Voice | None = None, *, speed: float = 1.0, lang: str | None = None
+    ) -> Speech:
+        """The whole waveform at once (a thin wrapper over ``stream``)."""
+        chunks = [c.audio for c in self.stream(text, voice, speed=speed, lang=lang, fast_start=False)]
+        audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+        return Speech(audio, self.sample_rate)
+
+    @staticmethod
+    def _options(speed: float, lang: str | None, fast_start: bool) -> SynthesisOptions:
+        try:
+            speed = float(speed)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"speed must be a number between {MIN_SPEED} and {MAX_SPEED}") from exc
+        if not MIN_SPEED <= speed <= MAX_SPEED:
+            raise InputError(f"speed {speed} is out of range; use {MIN_SPEED} to {MAX_SPEED}")
+        return SynthesisOptions(speed=speed, lang=check_language(lang), fast_start=fast_start)
+
+
+def load_engine(name: str | None, settings: Settings) -> Engine:
+    """Construct an engine by name (``kokoro`` is the embedded default)."""
+    name = name or settings.engine
+    if name == "kokoro":
+        from .engines.kokoro import KokoroEngine
+
+        return KokoroEngine(settings)
+    raise InputError(f"unknown engine {name!r}; available engines: kokoro")

@@ -1,0 +1,134 @@
+"""The ``parrot`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import ParrotError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="parrot", description="Offline multilingual speech generation.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    say = sub.add_parser("say", help="speak text into a file or to stdout")
+    say.add_argument("text", nargs="?", default="-", help="text to speak; '-' or nothing reads stdin")
+    say.add_argument(
+        "-o", "--output", help="output file (.wav .mp3 .flac .ogg .opus .aac .pcm), or '-' for raw PCM on stdout"
+    )
+    say.add_argument("--stream", action="store_true", help="write raw 16-bit mono PCM to stdout as it is made")
+    say.add_argument("-v", "--voice", help="voice name (see `parrot voices list`)")
+    say.add_argument("--speed", type=float, default=1.0, help="speaking rate, 0.5-2.0 (default 1.0)")
+    say.add_argument("--lang", default="auto", help="zh, en, ja or auto (default: detect per run of text)")
+    say.add_argument("-q", "--quiet", action="store_true", help="do not print timing to stderr")
+
+    voices = sub.add_parser("voices", help="list and manage voices")
+    vsub = voices.add_subparsers(dest="voices_command", required=True)
+    vlist = vsub.add_parser("list", help="list available voices")
+    vlist.add_argument("--json", action="store_true", help="machine-readable output")
+
+    models = sub.add_parser("models", help="embedded model weights")
+    msub = models.add_subparsers(dest="models_command", required=True)
+    msub.add_parser("prepare", help="assemble and verify the embedded models in the data directory")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "say":
+            return _say(args)
+        if args.command == "voices":
+            return _voices_list(args)
+        if args.command == "models":
+            return _models_prepare()
+    except ParrotError as exc:
+        print(f"parrot: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. `parrot say ... --stream | head -c 100`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return 0
+
+
+def _read_text(text: str) -> str:
+    return sys.stdin.read() if text == "-" else text
+
+
+def _say(args: argparse.Namespace) -> int:
+    from .api import Parrot
+    from .audio import StreamEncoder, format_from_path, to_pcm16
+
+    if args.output is None and not args.stream:
+        print("parrot: error: give -o FILE (or -o - / --stream for raw PCM on stdout)", file=sys.stderr)
+        return 2
+    to_stdout = args.stream or args.output == "-"
+    fmt = "pcm" if to_stdout else format_from_path(args.output)
+    text = _read_text(args.text)
+    started = time.perf_counter()
+    tts = Parrot()
+    loaded = time.perf_counter()
+    chunks = tts.stream(text, args.voice, speed=args.speed, lang=args.lang)
+    first_audio: float | None = None
+    seconds = 0.0
+    if to_stdout:
+        out = sys.stdout.buffer
+        for chunk in chunks:
+            out.write(to_pcm16(chunk.audio))
+            out.flush()
+            first_audio = first_audio or time.perf_counter() - loaded
+            seconds += chunk.duration
+    else:
+        target = Path(args.output)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
+        encoder = StreamEncoder(fmt, tts.sample_rate)
+        try:
+            with open(tmp, "wb") as out:
+                for chunk in chunks:
+                    out.write(encoder.write(chunk.audio))
+                    first_audio = first_audio or time.perf_counter() - loaded
+                    seconds += chunk.duration
+                out.write(encoder.close())
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+    if not args.quiet:
+        took = time.perf_counter() - loaded
+        print(
+            f"parrot: {seconds:.2f} s of audio in {took:.2f} s (RTF {took / max(seconds, 1e-9):.2f}, "
+            f"first audio {first_audio or 0:.2f} s, model load {loaded - started:.2f} s)",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _voices_list(args: argparse.Namespace) -> int:
+    from .api import Parrot
+
+    voices = Parrot().voices()
+    if args.json:
+        print(json.dumps([v.info() for v in voices], ensure_ascii=False, indent=2))
+        return 0
+    width = max(len(v.name) for v in voices)
+    for v in voices:
+        print(f"{v.name:<{width}}  {v.kind:<10} {v.gender or '-':<7} {v.description}")
+    return 0
+
+
+def _models_prepare() -> int:
+    from .config import Settings
+    from .models import prepare_all
+
+    for name, path in prepare_all(Settings.from_env().data_dir).items():
+        print(f"{name}: {path} (verified)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

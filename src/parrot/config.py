@@ -1,0 +1,45 @@
+"""Settings read from the environment (one place, no globals mutated at run time)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "parrot"
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime settings; every field can be set with a ``PARROT_*`` environment variable."""
+
+    data_dir: Path = field(default_factory=_default_data_dir)
+    threads: int = 0  # onnxruntime intra-op threads; 0 = all cores
+    max_text_chars: int = 100_000
+    engine: str = "kokoro"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        data_dir = os.environ.get("PARROT_DATA_DIR")
+        return cls(
+            data_dir=Path(data_dir).expanduser() if data_dir else _default_data_dir(),
+            threads=_int_env("PARROT_THREADS", 0),
+            max_text_chars=_int_env("PARROT_MAX_TEXT_CHARS", 100_000),
+            engine=os.environ.get("PARROT_ENGINE", "kokoro"),
+        )
+
+    def resolved_threads(self) -> int:
+        return self.threads if self.threads > 0 else max(1, os.cpu_count() or 1)

@@ -1,0 +1,1 @@
+"""Acoustic engines behind one small protocol (see ``base``)."""

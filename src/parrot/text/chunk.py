@@ -1,0 +1,116 @@
+"""Cutting normalised text into phoneme chunks that fit the acoustic model, lazily.
+
+Text is split into sentences, sentences into clauses only when they are too long, and clauses
+into groups of whole words only when a clause alone is too long, so a word is never cut. Each
+chunk records the pause that should follow it. The first chunk of a stream may be made short
+(at a clause or word boundary) so audio starts sooner. Work is done one sentence at a time, so
+memory stays flat for texts of any length.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from .segment import Segment, split_languages
+
+# Pause (seconds) after a chunk, by the punctuation that ends it.
+_PAUSES: tuple[tuple[str, float], ...] = (
+    ("\n", 0.45),
+    ("。！？!?.…", 0.30),
+    ("；;：:", 0.20),
+    ("，,、—", 0.12),
+)
+_SENTENCE = re.compile(r".+?(?:[。！？!?…]+[”’\"')）]*|\.+(?=\s|$)[”’\"')]*|\n+|$)", re.S)
+_CLAUSE = re.compile(r".+?(?:[，,、；;：:—]+|$)", re.S)
+_WORD = re.compile(r"[A-Za-z\u00c0-\u024f'’\-]+\s*|[\u3040-\u30ff\u31f0-\u31ff]+|\S\s*|\s+")
+
+Phonemizer = Callable[[Segment], str]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of text ready for the acoustic model."""
+
+    text: str
+    phonemes: str
+    start: int  # offsets into the (normalised) text given to ``plan``
+    end: int
+    pause: float  # seconds of silence to put after this chunk's audio
+
+
+def pause_after(text: str) -> float:
+    tail = text.rstrip(" \t\"'”’)）")
+    if text.endswith("\n"):
+        return _PAUSES[0][1]
+    if not tail:
+        return 0.0
+    for marks, seconds in _PAUSES[1:]:
+        if tail[-1] in marks:
+            return seconds
+    return 0.0
+
+
+def plan(
+    text: str,
+    phonemize: Phonemizer,
+    *,
+    lang: str | None = None,
+    max_phonemes: int = 480,
+    first_max_phonemes: int | None = None,
+) -> Iterator[Chunk]:
+    """Yield chunks of at most ``max_phonemes`` phonemes (``first_max_phonemes`` for the first)."""
+    limit = first_max_phonemes or max_phonemes
+    for match in _SENTENCE.finditer(text):
+        sentence = match.group()
+        if not sentence.strip():
+            continue
+        for chunk in _split(sentence, match.start(), phonemize, lang, limit, max_phonemes):
+            yield chunk
+            limit = max_phonemes
+
+
+def _phonemes(text: str, phonemize: Phonemizer, lang: str | None) -> str:
+    parts = [phonemize(seg) for seg in split_languages(text, lang)]
+    return " ".join(p for p in parts if p)
+
+
+def _split(
+    text: str, offset: int, phonemize: Phonemizer, lang: str | None, limit: int, max_phonemes: int
+) -> Iterator[Chunk]:
+    """Split one sentence; the first chunk obeys ``limit``, the rest ``max_phonemes``."""
+    phonemes = _phonemes(text, phonemize, lang)
+    if len(phonemes) <= limit:
+        if phonemes:
+            yield Chunk(text.strip(), phonemes, offset, offset + len(text), pause_after(text))
+        return
+    clauses = [m.group() for m in _CLAUSE.finditer(text) if m.group()]
+    if len(clauses) == 1:
+        pieces = [m.group() for m in _WORD.finditer(text)]
+        if len(pieces) == 1:  # one unsplittable token longer than the limit: cut the phonemes
+            yield Chunk(text.strip(), phonemes[:limit], offset, offset + len(text), pause_after(text))
+            return
+    else:
+        pieces = clauses
+    yield from _pack(pieces, offset, phonemize, lang, limit, max_phonemes)
+
+
+def _pack(
+    pieces: list[str], offset: int, phonemize: Phonemizer, lang: str | None, limit: int, max_phonemes: int
+) -> Iterator[Chunk]:
+    """Greedily join consecutive pieces while they fit; recurse into pieces that do not."""
+    group: list[str] = []
+    group_start = offset
+    pos = offset
+    for piece in pieces:
+        candidate = "".join([*group, piece])
+        if group and len(_phonemes(candidate, phonemize, lang)) > limit:
+            done = "".join(group)
+            yield from _split(done, group_start, phonemize, lang, limit, max_phonemes)
+            limit = max_phonemes
+            group, group_start = [], pos
+        group.append(piece)
+        pos += len(piece)
+    if group:
+        yield from _split("".join(group), group_start, phonemize, lang, limit, max_phonemes)

@@ -1,0 +1,153 @@
+"""Splitting text into single-language runs (Mandarin, English, Japanese) by script.
+
+Latin letters are English, kana is Japanese, and Han characters are Japanese when the sentence
+around them contains kana and Mandarin otherwise (or whatever ``lang`` forces). Punctuation and
+spaces stay with the run they follow. Scripts the engine cannot speak raise a clear error.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from ..errors import UnsupportedLanguageError
+
+LANGUAGES: dict[str, str] = {"zh": "Mandarin Chinese", "en": "English", "ja": "Japanese"}
+
+_UNSUPPORTED_SCRIPTS: tuple[tuple[int, int, str], ...] = (
+    (0x0370, 0x03FF, "Greek"),
+    (0x0400, 0x052F, "Cyrillic (e.g. Russian)"),
+    (0x0590, 0x05FF, "Hebrew"),
+    (0x0600, 0x06FF, "Arabic"),
+    (0x0750, 0x077F, "Arabic"),
+    (0x0900, 0x0DFF, "an Indic script (e.g. Hindi)"),
+    (0x0E00, 0x0E7F, "Thai"),
+    (0x0E80, 0x0EFF, "Lao"),
+    (0x10A0, 0x10FF, "Georgian"),
+    (0x1100, 0x11FF, "Korean (Hangul)"),
+    (0x3130, 0x318F, "Korean (Hangul)"),
+    (0xAC00, 0xD7AF, "Korean (Hangul)"),
+    (0x0530, 0x058F, "Armenian"),
+    (0x1780, 0x17FF, "Khmer"),
+)
+
+_SENTENCE_END = re.compile(r"[。！？!?\n]")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of text in one language; ``start``/``end`` index the text it came from."""
+
+    lang: str
+    text: str
+    start: int
+    end: int
+
+
+def char_class(ch: str) -> str:
+    """'han', 'kana', 'latin', 'neutral' (punctuation, spaces, digits) or 'drop' (emoji...)."""
+    cp = ord(ch)
+    if 0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0xF900 <= cp <= 0xFAFF or 0x20000 <= cp <= 0x2FFFF:
+        return "han"
+    if 0x3040 <= cp <= 0x30FF or 0x31F0 <= cp <= 0x31FF or 0xFF66 <= cp <= 0xFF9F:
+        return "kana"
+    if ch.isascii():
+        return "latin" if ch.isalpha() else "neutral"
+    category = unicodedata.category(ch)
+    if category.startswith("L"):
+        if cp <= 0x024F or 0x1E00 <= cp <= 0x1EFF:
+            return "latin"
+        return "other"
+    if category.startswith("M"):
+        return "neutral"
+    if category in ("So", "Sk", "Cs", "Co", "Cn") or cp in (0x200D, 0xFE0F):
+        return "drop"
+    return "neutral"
+
+
+def unsupported_script(ch: str) -> str:
+    cp = ord(ch)
+    for lo, hi, name in _UNSUPPORTED_SCRIPTS:
+        if lo <= cp <= hi:
+            return name
+    return f"the {unicodedata.name(ch, 'unknown').split()[0].title()} script"
+
+
+def check_language(lang: str | None) -> str | None:
+    """Validate a requested language code ('auto'/None means detect)."""
+    if lang is None or lang == "auto":
+        return None
+    code = lang.lower().split("-")[0].split("_")[0]
+    code = {"cmn": "zh", "chinese": "zh", "mandarin": "zh", "english": "en", "japanese": "ja"}.get(code, code)
+    if code not in LANGUAGES:
+        raise UnsupportedLanguageError(f"language {lang!r} is not supported; use one of: {_supported()} or auto")
+    return code
+
+
+def _supported() -> str:
+    return ", ".join(f"{code} ({name})" for code, name in LANGUAGES.items())
+
+
+def split_languages(text: str, lang: str | None = None) -> list[Segment]:
+    """Split ``text`` into runs of one language each, in order. Emoji and symbols are dropped."""
+    forced = check_language(lang)
+    segments: list[Segment] = []
+    pos = 0
+    for sentence in _sentences(text):
+        han_lang = forced if forced in ("zh", "ja") else None
+        if han_lang is None:
+            han_lang = "ja" if any(char_class(c) == "kana" for c in sentence) else "zh"
+        _split_sentence(sentence, pos, han_lang, forced or "en", segments)
+        pos += len(sentence)
+    return [s for s in segments if any(c.isalnum() for c in s.text)]
+
+
+def _sentences(text: str) -> list[str]:
+    parts: list[str] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        parts.append(text[start : match.end()])
+        start = match.end()
+    if start < len(text):
+        parts.append(text[start:])
+    return parts
+
+
+def _split_sentence(sentence: str, offset: int, han_lang: str, neutral_lang: str, out: list[Segment]) -> None:
+    current: str | None = None
+    buf: list[str] = []
+    buf_start = offset
+
+    def flush(end: int) -> None:
+        nonlocal buf, buf_start
+        if buf and current is not None:
+            if out and out[-1].lang == current and out[-1].end == buf_start:
+                prev = out.pop()
+                out.append(Segment(current, prev.text + "".join(buf), prev.start, end))
+            else:
+                out.append(Segment(current, "".join(buf), buf_start, end))
+        buf = []
+        buf_start = end
+
+    for i, ch in enumerate(sentence):
+        cls = char_class(ch)
+        if cls == "other":
+            raise UnsupportedLanguageError(
+                f"the text contains {unsupported_script(ch)} ({ch!r} at character {offset + i}); "
+                f"the embedded engine speaks {_supported()}"
+            )
+        if cls == "drop":
+            continue
+        lang = {"han": han_lang, "kana": "ja", "latin": "en"}.get(cls)
+        if lang is None:  # neutral: stays with the current run (or the next one, at the start)
+            buf.append(ch)
+            continue
+        if lang != current:
+            if current is not None:
+                flush(offset + i)
+            current = lang
+        buf.append(ch)
+    if current is None:
+        current = neutral_lang
+    flush(offset + len(sentence))
