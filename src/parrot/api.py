@@ -86,7 +86,7 @@ class Parrot:
                 f"text is {len(text):,} characters; the limit is {self.settings.max_text_chars:,} "
                 "(split it, or raise PARROT_MAX_TEXT_CHARS)"
             )
-        cleaned = _CONTROL.sub(" ", text)
+        cleaned = _CONTROL.sub("", text)
         if not cleaned.strip():
             raise InputError("text is empty; give some words to speak")
         normalized = normalize(cleaned)

@@ -35,7 +35,9 @@ class Recognizer:
         )
         self._lock = threading.Lock()
 
-    def transcribe(self, audio: np.ndarray, *, language: str | None = None, prompt: str | None = None) -> Transcript:
+    def transcribe(
+        self, audio: np.ndarray, *, language: str | None = None, prompt: str | None = None
+    ) -> Transcript:
         """``audio``: mono float32 at 16 kHz. ``language``: ISO code, or None to detect."""
         with self._lock:  # CTranslate2 serialises anyway; the lock keeps memory flat
             segments, info = self._model.transcribe(

@@ -20,9 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
     say = sub.add_parser("say", help="speak text into a file or to stdout")
     say.add_argument("text", nargs="?", default="-", help="text to speak; '-' or nothing reads stdin")
     say.add_argument(
-        "-o", "--output", help="output file (.wav .mp3 .flac .ogg .opus .aac .pcm), or '-' for raw PCM on stdout"
+        "-o", "--output", help="output file (.wav .mp3 .flac .ogg .opus .aac .pcm); '-' for raw PCM on stdout"
     )
-    say.add_argument("--stream", action="store_true", help="write raw 16-bit mono PCM to stdout as it is made")
+    say.add_argument("--stream", action="store_true", help="raw 16-bit mono PCM to stdout as it is made")
     say.add_argument("-v", "--voice", help="voice name (see `parrot voices list`)")
     say.add_argument("--speed", type=float, default=1.0, help="speaking rate, 0.5-2.0 (default 1.0)")
     say.add_argument("--lang", default="auto", help="zh, en, ja or auto (default: detect per run of text)")
@@ -62,8 +62,10 @@ def _read_text(text: str) -> str:
 
 
 def _say(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from .api import Parrot
-    from .audio import StreamEncoder, format_from_path, to_pcm16
+    from .audio import encode, format_from_path, to_pcm16
 
     if args.output is None and not args.stream:
         print("parrot: error: give -o FILE (or -o - / --stream for raw PCM on stdout)", file=sys.stderr)
@@ -84,17 +86,17 @@ def _say(args: argparse.Namespace) -> int:
             out.flush()
             first_audio = first_audio or time.perf_counter() - loaded
             seconds += chunk.duration
-    else:
+    else:  # whole-file encoding, so headers carry exact lengths; written atomically
+        parts = []
+        for chunk in chunks:
+            parts.append(chunk.audio)
+            first_audio = first_audio or time.perf_counter() - loaded
+            seconds += chunk.duration
+        data = encode(np.concatenate(parts) if parts else np.zeros(0, np.float32), tts.sample_rate, fmt)
         target = Path(args.output)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
-        encoder = StreamEncoder(fmt, tts.sample_rate)
         try:
-            with open(tmp, "wb") as out:
-                for chunk in chunks:
-                    out.write(encoder.write(chunk.audio))
-                    first_audio = first_audio or time.perf_counter() - loaded
-                    seconds += chunk.duration
-                out.write(encoder.close())
+            tmp.write_bytes(data)
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)

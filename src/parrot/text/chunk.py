@@ -24,7 +24,9 @@ _PAUSES: tuple[tuple[str, float], ...] = (
 )
 _SENTENCE = re.compile(r".+?(?:[。！？!?…]+[”’\"')）]*|\.+(?=\s|$)[”’\"')]*|\n+|$)", re.S)
 _CLAUSE = re.compile(r".+?(?:[，,、；;：:—]+|$)", re.S)
-_WORD = re.compile(r"[A-Za-z\u00c0-\u024f'’\-]+\s*|[\u3040-\u30ff\u31f0-\u31ff]+|\S\s*|\s+")
+_WORD = re.compile(
+    r"[0-9A-Za-z\u00c0-\u024f'’\-]+\s*|[\u3040-\u30ff\u31f0-\u31ff]+|[\u3400-\u4dbf\u4e00-\u9fff]+|\S\s*|\s+"
+)
 
 Phonemizer = Callable[[Segment], str]
 
@@ -87,13 +89,27 @@ def _split(
         return
     clauses = [m.group() for m in _CLAUSE.finditer(text) if m.group()]
     if len(clauses) == 1:
-        pieces = [m.group() for m in _WORD.finditer(text)]
+        pieces = _words(text)
         if len(pieces) == 1:  # one unsplittable token longer than the limit: cut the phonemes
             yield Chunk(text.strip(), phonemes[:limit], offset, offset + len(text), pause_after(text))
             return
     else:
         pieces = clauses
     yield from _pack(pieces, offset, phonemize, lang, limit, max_phonemes)
+
+
+def _words(text: str) -> list[str]:
+    """Whole words: Latin words, kana runs, and Han runs cut by jieba's dictionary."""
+    pieces: list[str] = []
+    for match in _WORD.finditer(text):
+        piece = match.group()
+        if len(piece) > 1 and "\u3400" <= piece[0] <= "\u9fff":
+            import jieba
+
+            pieces.extend(jieba.lcut(piece))
+        else:
+            pieces.append(piece)
+    return pieces
 
 
 def _pack(

@@ -81,7 +81,9 @@ def check_language(lang: str | None) -> str | None:
     code = lang.lower().split("-")[0].split("_")[0]
     code = {"cmn": "zh", "chinese": "zh", "mandarin": "zh", "english": "en", "japanese": "ja"}.get(code, code)
     if code not in LANGUAGES:
-        raise UnsupportedLanguageError(f"language {lang!r} is not supported; use one of: {_supported()} or auto")
+        raise UnsupportedLanguageError(
+            f"language {lang!r} is not supported; use one of: {_supported()} or auto"
+        )
     return code
 
 

@@ -1,0 +1,71 @@
+"""The `parrot` command, run as a real subprocess."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from parrot.audio import decode
+
+pytestmark = pytest.mark.slow
+PARROT = [sys.executable, "-m", "parrot.cli"]
+TEXT = "今天天气真不错啊，要不要一起去公园散步？Let's go at 3:30 pm."
+
+
+def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([*PARROT, *args], input=stdin, capture_output=True, timeout=300, check=False)
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".mp3", ".flac", ".ogg", ".opus"])
+def test_say_writes_each_format(tmp_path: Path, suffix: str):
+    out = tmp_path / f"out{suffix}"
+    result = run("say", TEXT, "-o", str(out))
+    assert result.returncode == 0, result.stderr.decode()
+    audio, rate = decode(out.read_bytes())
+    assert 4.0 < len(audio) / rate < 15.0
+    assert b"RTF" in result.stderr
+    assert not list(tmp_path.glob(".*part"))  # written atomically
+
+
+def test_stream_writes_raw_pcm_to_stdout():
+    result = run("say", "Hello from the command line.", "--stream", "-q")
+    assert result.returncode == 0, result.stderr.decode()
+    pcm = np.frombuffer(result.stdout, dtype="<i2")
+    assert 1.0 < len(pcm) / 24_000 < 5.0
+    assert np.abs(pcm).max() > 1000
+    assert result.stderr == b""
+
+
+def test_text_from_stdin_and_dash_output():
+    result = run("say", "-o", "-", "--voice", "jm_kumo", "--speed", "1.2", "-q", stdin=b"Good evening.")
+    assert result.returncode == 0 and len(result.stdout) > 24_000
+
+
+def test_voices_list():
+    result = run("voices", "list", "--json")
+    voices = json.loads(result.stdout)
+    assert {"jf_alpha", "jm_kumo"} <= {v["name"] for v in voices}
+    plain = run("voices", "list").stdout.decode()
+    assert "jm_kumo" in plain and "male" in plain
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["say", "hi", "-v", "nobody", "-o", "x.wav"], "no voice named 'nobody'"),
+        (["say", "", "-o", "x.wav"], "empty"),
+        (["say", "hi", "-o", "x.xyz"], "xyz"),
+        (["say", "hi", "--lang", "fr", "-o", "x.wav"], "not supported"),
+        (["say", "hi", "--speed", "9", "-o", "x.wav"], "speed"),
+        (["say", "hi"], "-o FILE"),
+    ],
+)
+def test_errors_are_clear(tmp_path: Path, args: list[str], message: str):
+    result = subprocess.run([*PARROT, *args], capture_output=True, cwd=tmp_path, timeout=120, check=False)
+    assert result.returncode == 2
+    assert message in result.stderr.decode()
+    assert "Traceback" not in result.stderr.decode()
+    assert not (tmp_path / "x.wav").exists()
