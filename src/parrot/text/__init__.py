@@ -1,0 +1,1 @@
+"""Text front end: normalisation, language segmentation, chunking and G2P."""
