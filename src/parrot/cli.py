@@ -36,6 +36,15 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="embedded model weights")
     msub = models.add_subparsers(dest="models_command", required=True)
     msub.add_parser("prepare", help="assemble and verify the embedded models in the data directory")
+
+    serve = sub.add_parser("serve", help="run the HTTP API (OpenAI- and CosyVoice-compatible) and WebSocket")
+    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    serve.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
+    serve.add_argument("--workers", type=int, help="model calls run at once (default: PARROT_WORKERS or 2)")
+    serve.add_argument(
+        "--max-jobs", type=int, help="streams admitted at once, then 429 (default: PARROT_MAX_JOBS or 16)"
+    )
+    serve.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
     return parser
 
 
@@ -48,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _voices_list(args)
         if args.command == "models":
             return _models_prepare()
+        if args.command == "serve":
+            return _serve(args)
     except ParrotError as exc:
         print(f"parrot: error: {exc}", file=sys.stderr)
         return 2
@@ -129,6 +140,31 @@ def _models_prepare() -> int:
 
     for name, path in prepare_all(Settings.from_env().data_dir).items():
         print(f"{name}: {path} (verified)")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    import uvicorn
+
+    from .server.app import create_app
+    from .server.settings import ServerSettings
+
+    overrides = {"workers": args.workers, "max_jobs": args.max_jobs}
+    try:
+        settings = ServerSettings.from_env()
+        settings = dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+    except ValueError as exc:
+        print(f"parrot: error: {exc}", file=sys.stderr)
+        return 2
+    uvicorn.run(
+        create_app(settings=settings),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        timeout_graceful_shutdown=int(settings.shutdown_timeout),
+    )
     return 0
 
 

@@ -1,0 +1,210 @@
+"""Request and response models of the HTTP API, and the OpenAI-shaped error every failure uses."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+SpeechModel = Literal["tts-1", "tts-1-hd", "gpt-4o-mini-tts", "parrot", "kokoro"]
+SpeechFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
+TranscriptionFormat = Literal["json", "text", "verbose_json"]
+
+INSTRUCTIONS_WARNING = "instructions are not supported by this engine yet; speaking neutrally"
+CLONING_UNAVAILABLE = "voice cloning is not available in this build yet"
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    409: "invalid_request_error",
+    413: "invalid_request_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+    501: "not_implemented_error",
+    503: "server_error",
+}
+
+
+class ErrorDetail(BaseModel):
+    message: str = Field(description="What went wrong and what to do about it")
+    type: str = Field(description="invalid_request_error, authentication_error, rate_limit_error, ...")
+    param: str | None = Field(None, description="The request field at fault, if any")
+    code: str | None = Field(None, description="Machine-readable reason, e.g. voice_not_found")
+
+
+class ErrorResponse(BaseModel):
+    """The error body of every failed request (OpenAI's shape)."""
+
+    error: ErrorDetail
+
+
+class ApiError(Exception):
+    """Raise from a route to answer with an OpenAI-shaped error."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.param = param
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        return error_body(self.status, self.message, code=self.code, param=self.param)
+
+
+def error_type(status: int) -> str:
+    return _ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+
+
+def error_body(
+    status: int, message: str, *, code: str | None = None, param: str | None = None
+) -> dict[str, Any]:
+    """``{"error": {...}}`` as OpenAI sends it (also used for WebSocket error events)."""
+    detail = ErrorDetail(message=message, type=error_type(status), param=param, code=code)
+    return {"error": detail.model_dump()}
+
+
+def error_response(error: ApiError) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "Invalid request, including malformed or missing fields (the message says what to fix)",
+    401: "Missing or wrong API key (only when the server has API keys)",
+    403: "Not allowed (e.g. deleting a stock voice)",
+    404: "No such voice (the message lists the available ones)",
+    409: "A voice with that name already exists",
+    413: "Upload larger than the server's limit",
+    429: "Too many speech streams in progress; retry after Retry-After seconds",
+    501: "Needs voice cloning, which this build does not have yet",
+    503: "The server is starting or shutting down",
+}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` for a route: 401 (API keys) plus the given error statuses."""
+    return {
+        status: {"model": ErrorResponse, "description": _ERROR_DESCRIPTIONS[status]}
+        for status in sorted({401, *statuses})
+    }
+
+
+# -- speech ---------------------------------------------------------------------------------------
+
+
+class VoiceRef(BaseModel):
+    id: str = Field(description="A voice name")
+
+
+class SpeechRequest(BaseModel):
+    """OpenAI's ``POST /v1/audio/speech`` body, plus Parrot's optional ``lang``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: SpeechModel = Field("parrot", description="Any of these names selects Parrot's engine")
+    input: str = Field(description="The text to speak (Mandarin, English, Japanese, or a mix)")
+    voice: str | VoiceRef | None = Field(
+        None,
+        description="A Parrot voice name (GET /v1/audio/voices), or an OpenAI voice name (alloy, ash, "
+        "ballad, coral, echo, fable, onyx, nova, sage, shimmer, verse, marin, cedar) mapped to a stock "
+        "voice of the same gender; default: the first stock voice",
+    )
+    response_format: SpeechFormat = Field(
+        "mp3", description="pcm is raw 16-bit little-endian mono at X-Parrot-Sample-Rate (24 kHz)"
+    )
+    speed: float = Field(1.0, description="Speaking rate; Parrot supports 0.5 to 2.0")
+    instructions: str | None = Field(
+        None,
+        description="Accepted but not used yet; the response then carries the header "
+        f"X-Parrot-Warning: {INSTRUCTIONS_WARNING}",
+    )
+    stream_format: Literal["audio", "sse"] = Field(
+        "audio",
+        description='"audio": the encoded file, sent chunk by chunk as it is made; "sse": text/event-stream '
+        'of {"type":"speech.audio.delta","audio":<base64>} events and a final speech.audio.done with usage',
+    )
+    lang: str | None = Field(None, description="Parrot extension: zh, en, ja or auto (default: detect)")
+
+
+class Usage(BaseModel):
+    input_tokens: int = Field(description="Characters of input / 4, rounded up (Parrot has no tokenizer)")
+    output_tokens: int = Field(description="20 ms frames of audio produced")
+    total_tokens: int
+
+
+# -- models, health, voices -----------------------------------------------------------------------
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+class QueueStats(BaseModel):
+    workers: int
+    busy_workers: int
+    max_jobs: int
+    active_jobs: int
+    queued: int
+    completed: int
+    accepting: bool
+
+
+class Health(BaseModel):
+    status: Literal["ok", "shutting_down"]
+    engine: str
+    voices: int
+    queue: QueueStats
+
+
+class VoiceInfo(BaseModel):
+    name: str
+    engine: str
+    kind: str = Field(description="stock, pretrained or cloned")
+    gender: str | None = None
+    language: str | None = None
+    description: str = ""
+
+
+class VoiceList(BaseModel):
+    voices: list[VoiceInfo]
+    aliases: dict[str, str] = Field(
+        description="OpenAI voice names and the Parrot voice each one speaks with"
+    )
+
+
+# -- transcription --------------------------------------------------------------------------------
+
+
+class Transcription(BaseModel):
+    text: str
+
+
+class VerboseTranscription(BaseModel):
+    task: Literal["transcribe"] = "transcribe"
+    language: str
+    duration: float
+    text: str
+    segments: list[dict[str, Any]] = Field(default_factory=list, description="Not produced yet (empty)")

@@ -1,0 +1,76 @@
+"""Server settings read from the environment (``PARROT_*``), one frozen value per app."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from ..config import Settings
+
+
+def _positive_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a positive integer, got {raw!r}") from exc
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {raw!r}")
+    return value
+
+
+def _positive_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a positive number, got {raw!r}") from exc
+    if not value > 0:
+        raise ValueError(f"{name} must be a positive number, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """How much work the server takes on and who may use it.
+
+    ``workers``: model calls run at once (``PARROT_WORKERS``); ``max_jobs``: speech streams admitted at
+    once, beyond which requests get HTTP 429 (``PARROT_MAX_JOBS``); ``api_keys``: if any, every API route
+    needs ``Authorization: Bearer KEY`` (``PARROT_API_KEYS``, comma-separated); ``max_upload_mb``: the
+    largest accepted upload (``PARROT_MAX_UPLOAD_MB``); ``max_text_chars``: the longest text
+    (``PARROT_MAX_TEXT_CHARS``, shared with the library).
+    """
+
+    workers: int = 2
+    max_jobs: int = 16
+    api_keys: frozenset[str] = frozenset()
+    max_upload_mb: float = 20.0
+    max_text_chars: int = 100_000
+    shutdown_timeout: float = 10.0  # seconds in-flight streams get to finish when the server stops
+    max_buffered_chunks: int = 4  # chunks made ahead of a slow client before its stream pauses
+
+    def __post_init__(self) -> None:
+        if self.workers < 1 or self.max_jobs < 1 or self.max_buffered_chunks < 1:
+            raise ValueError("workers, max_jobs and max_buffered_chunks must be at least 1")
+        if not self.max_upload_mb > 0 or self.max_text_chars < 1:
+            raise ValueError("max_upload_mb and max_text_chars must be positive")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @classmethod
+    def from_env(cls, settings: Settings | None = None) -> ServerSettings:
+        settings = settings or Settings.from_env()
+        keys = frozenset(k.strip() for k in os.environ.get("PARROT_API_KEYS", "").split(",") if k.strip())
+        return cls(
+            workers=_positive_int("PARROT_WORKERS", cls.workers),
+            max_jobs=_positive_int("PARROT_MAX_JOBS", cls.max_jobs),
+            api_keys=keys,
+            max_upload_mb=_positive_float("PARROT_MAX_UPLOAD_MB", cls.max_upload_mb),
+            max_text_chars=settings.max_text_chars,
+        )

@@ -1,0 +1,150 @@
+"""Real uvicorn servers on free loopback ports, each in a background thread.
+
+``server`` is the main one (shared ``Parrot()``, started once per session). The ``serve`` fixture starts
+extra ones for tests that need other settings, and ``fake_parrot`` gives those a fast, countable engine.
+Helpers are handed out as fixtures so test modules never import this file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import httpx
+import numpy as np
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from parrot.api import Parrot
+from parrot.config import Settings
+from parrot.engines.base import AudioChunk, SynthesisOptions
+from parrot.server.app import ServerState, create_app
+from parrot.server.settings import ServerSettings
+from parrot.voices.voice import Voice
+
+MAIN_SETTINGS = ServerSettings(workers=2, max_jobs=16, max_upload_mb=1.0, max_text_chars=2_000)
+
+
+@dataclass
+class Server:
+    url: str
+    app: FastAPI
+
+    @property
+    def state(self) -> ServerState:
+        return self.app.state.parrot
+
+    @property
+    def ws_url(self) -> str:
+        return "ws" + self.url.removeprefix("http")
+
+
+@contextlib.contextmanager
+def serve(app: FastAPI, startup_timeout: float = 180.0) -> Iterator[Server]:
+    """Run ``app`` under uvicorn on 127.0.0.1:<free port> until the block ends."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5))
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name=f"uvicorn-{port}", daemon=True
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.05)
+        yield Server(f"http://127.0.0.1:{port}", app)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+class FakeEngine:
+    """Implements the Engine protocol without a model: one chunk of ``chunk_seconds`` of a quiet tone per
+    word, each taking ``delay`` seconds to "compute". ``calls`` counts chunks made (thread-safe)."""
+
+    name = "fake"
+    sample_rate = 24_000
+    languages = ("zh", "en", "ja")
+
+    def __init__(self, delay: float = 0.05, chunk_seconds: float = 0.25) -> None:
+        self.delay = delay
+        self.chunk_seconds = chunk_seconds
+        self.calls = 0
+        self._lock = threading.Lock()
+        self._voices = [
+            Voice("fake_f", "fake", "stock", {}, gender="female", language="en", description="fake"),
+            Voice("fake_m", "fake", "stock", {}, gender="male", language="en", description="fake"),
+        ]
+
+    def stock_voices(self) -> list[Voice]:
+        return list(self._voices)
+
+    def stream(self, text: str, voice: Voice, options: SynthesisOptions) -> Iterator[AudioChunk]:
+        n = int(self.sample_rate * self.chunk_seconds)
+        tone = (0.1 * np.sin(np.arange(n) * 2 * np.pi * 220 / self.sample_rate)).astype(np.float32)
+        pos = 0
+        for word in text.split():
+            time.sleep(self.delay)
+            with self._lock:
+                self.calls += 1
+            start = text.index(word, pos)
+            pos = start + len(word)
+            yield AudioChunk(tone, self.sample_rate, word, start, pos)
+
+
+def fake_parrot(delay: float = 0.05) -> Parrot:
+    return Parrot(FakeEngine(delay), Settings())
+
+
+@pytest.fixture(scope="session")
+def tts() -> Parrot:
+    return Parrot()
+
+
+@pytest.fixture(scope="session")
+def server(tts: Parrot) -> Iterator[Server]:
+    with serve(create_app(tts, MAIN_SETTINGS)) as running:
+        yield running
+
+
+@pytest.fixture
+def http(server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=120) as client:
+        yield client
+
+
+@pytest.fixture(name="serve")
+def serve_fixture() -> Callable[..., contextlib.AbstractContextManager[Server]]:
+    """``with serve(app) as srv:`` runs another server for one test."""
+    return serve
+
+
+@pytest.fixture(name="fake_parrot")
+def fake_parrot_fixture() -> Callable[..., Parrot]:
+    """``fake_parrot(delay=0.05)``: a ``Parrot`` over a ``FakeEngine`` (``.engine.calls`` counts chunks)."""
+    return fake_parrot
+
+
+@pytest.fixture(name="wait_until")
+def wait_until_fixture() -> Callable[..., bool]:
+    return wait_until
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.02) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
