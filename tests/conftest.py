@@ -11,10 +11,26 @@ ARTIFACTS = Path(os.environ.get("PARROT_ARTIFACTS", Path(__file__).resolve().par
 
 
 @pytest.fixture(scope="session")
-def tts():
-    from parrot import Parrot
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private data directory (no saved voices of the user's) sharing the assembled models."""
+    from parrot.config import Settings
+    from parrot.models import prepare_all
 
-    engine = Parrot()
+    real = Settings.from_env().data_dir
+    prepare_all(real)
+    private = tmp_path_factory.mktemp("parrot-data")
+    (private / "models").symlink_to(real / "models", target_is_directory=True)
+    return private
+
+
+@pytest.fixture(scope="session")
+def tts(data_dir: Path):
+    from dataclasses import replace
+
+    from parrot import Parrot
+    from parrot.config import Settings
+
+    engine = Parrot(settings=replace(Settings.from_env(), data_dir=data_dir))
     engine.engine.warm_up()
     return engine
 

@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
     serve.add_argument("--workers", type=int, help="model calls run at once (default: PARROT_WORKERS or 2)")
     serve.add_argument(
-        "--max-jobs", type=int, help="streams admitted at once, then 429 (default: PARROT_MAX_JOBS or 16)"
+        "--max-jobs", type=int, help="streams admitted at once, then 429 (default: PARROT_MAX_JOBS or 6)"
     )
     serve.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
     return parser

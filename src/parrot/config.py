@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
+
+N = TypeVar("N", int, float)
 
 
 def _default_data_dir() -> Path:
@@ -12,14 +15,19 @@ def _default_data_dir() -> Path:
     return Path(base) / "parrot"
 
 
-def _int_env(name: str, default: int) -> int:
+def env_number(name: str, default: N, kind: type[N], minimum: N) -> N:
+    """The number in environment variable ``name`` (``default`` if unset); clear error if invalid."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
     try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or not value >= minimum:
+        what = "an integer" if kind is int else "a number"
+        raise ValueError(f"{name} must be {what} of at least {minimum}, got {raw!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -36,8 +44,8 @@ class Settings:
         data_dir = os.environ.get("PARROT_DATA_DIR")
         return cls(
             data_dir=Path(data_dir).expanduser() if data_dir else _default_data_dir(),
-            threads=_int_env("PARROT_THREADS", 0),
-            max_text_chars=_int_env("PARROT_MAX_TEXT_CHARS", 100_000),
+            threads=env_number("PARROT_THREADS", 0, int, 0),
+            max_text_chars=env_number("PARROT_MAX_TEXT_CHARS", 100_000, int, 1),
             engine=os.environ.get("PARROT_ENGINE", "kokoro"),
         )
 

@@ -1,13 +1,18 @@
 """Real uvicorn servers on free loopback ports, each in a background thread.
 
-``server`` is the main one (shared ``Parrot()``, started once per session). The ``serve`` fixture starts
+``server`` is the main one (shared ``Parrot``, started once per session). The ``serve`` fixture starts
 extra ones for tests that need other settings, and ``fake_parrot`` gives those a fast, countable engine.
 Helpers are handed out as fixtures so test modules never import this file.
+
+Nothing here writes into the user's data directory: every ``Parrot`` gets a temporary ``data_dir`` (so
+its voice library, ``data_dir/voices``, is a throwaway one) whose ``models`` is a symlink to the real
+models folder, so the assembled model weights are reused rather than assembled again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import socket
 import threading
 import time
@@ -21,6 +26,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from parrot.api import Parrot
+from parrot.audio import encode
 from parrot.config import Settings
 from parrot.engines.base import AudioChunk, SynthesisOptions
 from parrot.server.app import ServerState, create_app
@@ -28,6 +34,9 @@ from parrot.server.settings import ServerSettings
 from parrot.voices.voice import Voice
 
 MAIN_SETTINGS = ServerSettings(workers=2, max_jobs=16, max_upload_mb=1.0, max_text_chars=2_000)
+REFERENCE_TEXT = (
+    "The quick brown fox jumps over the lazy dog, and then it runs far away into the quiet green forest."
+)
 
 
 @dataclass
@@ -103,13 +112,16 @@ class FakeEngine:
             yield AudioChunk(tone, self.sample_rate, word, start, pos)
 
 
-def fake_parrot(delay: float = 0.05) -> Parrot:
-    return Parrot(FakeEngine(delay), Settings())
-
-
 @pytest.fixture(scope="session")
-def tts() -> Parrot:
-    return Parrot()
+def reference_mp3(tts: Parrot) -> bytes:
+    """About 6 s of a stock voice reading ``REFERENCE_TEXT``, as mp3 (servers must decode by content)."""
+    speech = tts.say(REFERENCE_TEXT, "jm_kumo")
+    return encode(speech.audio, speech.sample_rate, "mp3")
+
+
+@pytest.fixture(name="reference_text", scope="session")
+def reference_text_fixture() -> str:
+    return REFERENCE_TEXT
 
 
 @pytest.fixture(scope="session")
@@ -131,8 +143,14 @@ def serve_fixture() -> Callable[..., contextlib.AbstractContextManager[Server]]:
 
 
 @pytest.fixture(name="fake_parrot")
-def fake_parrot_fixture() -> Callable[..., Parrot]:
-    """``fake_parrot(delay=0.05)``: a ``Parrot`` over a ``FakeEngine`` (``.engine.calls`` counts chunks)."""
+def fake_parrot_fixture(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Parrot]:
+    """``fake_parrot(delay=0.05)``: a ``Parrot`` over a ``FakeEngine`` (``.engine.calls`` counts chunks),
+    with its own empty voice library."""
+
+    def fake_parrot(delay: float = 0.05) -> Parrot:
+        settings = dataclasses.replace(Settings(), data_dir=tmp_path_factory.mktemp("fake-data"))
+        return Parrot(FakeEngine(delay), settings)
+
     return fake_parrot
 
 

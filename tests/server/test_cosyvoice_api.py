@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from parrot.audio import encode
-from parrot.server.schemas import CLONING_UNAVAILABLE
+from parrot.server.schemas import INSTRUCTIONS_WARNING
 
 
 @pytest.fixture(scope="module")
@@ -42,24 +42,63 @@ CLONING_ROUTES = [
     ("/inference_cross_lingual", {"tts_text": "Hello there."}),
     ("/inference_instruct2", {"tts_text": "Hello there.", "instruct_text": "Speak slowly."}),
 ]
+CLONE_TIMEOUT = 600  # the session's first clone also loads the speaker encoder: a minute on a busy machine
+CLONED_TEXT = "Nice to meet you. This voice was cloned a moment ago."
+
+
+def _pcm(http: httpx.Client, path: str, form: dict[str, str], prompt: bytes) -> tuple[httpx.Headers, np.ndarray]:
+    files = {"prompt_wav": ("prompt.mp3", prompt, "audio/mpeg")}
+    with http.stream("POST", path, data=form, files=files, timeout=CLONE_TIMEOUT) as response:
+        assert response.status_code == 200, response.read()
+        assert response.headers["content-type"] == "application/octet-stream"
+        pcm = b"".join(response.iter_bytes())
+    assert len(pcm) % 2 == 0
+    samples = np.frombuffer(pcm, "<i2")
+    assert np.abs(samples).max() > 1000  # speech, not silence
+    return response.headers, samples
+
+
+def test_zero_shot_speaks_in_the_prompt_voice(http: httpx.Client, reference_mp3: bytes, reference_text: str) -> None:
+    form = {"tts_text": CLONED_TEXT, "prompt_text": reference_text}
+    headers, samples = _pcm(http, "/inference_zero_shot", form, reference_mp3)
+    assert 1.5 < len(samples) / int(headers["x-parrot-sample-rate"]) < 8.0
+    assert "x-parrot-warning" not in headers
+
+
+def test_cross_lingual_and_instruct2(http: httpx.Client, reference_mp3: bytes) -> None:
+    before = {v["name"] for v in http.get("/v1/audio/voices").json()["voices"]}
+    headers, plain = _pcm(http, "/inference_cross_lingual", {"tts_text": "你好，今天天气很好。"}, reference_mp3)
+    rate = int(headers["x-parrot-sample-rate"])
+    assert 1.0 < len(plain) / rate < 6.0
+    # instruct2 with the same prompt reuses its clone (no second wait); the instruction is not followed and
+    # never spoken, so the speech is as long as without it.
+    form = {"tts_text": "你好，今天天气很好。", "instruct_text": "Speak like a pirate, very slowly and loudly."}
+    clones = _clone_count(http)
+    headers, instructed = _pcm(http, "/inference_instruct2", form, reference_mp3)
+    assert headers["x-parrot-warning"] == INSTRUCTIONS_WARNING
+    assert abs(len(instructed) - len(plain)) / rate < 0.3
+    assert _clone_count(http) == clones
+    assert {v["name"] for v in http.get("/v1/audio/voices").json()["voices"]} == before  # nothing saved
+
+
+def _clone_count(http: httpx.Client) -> float:
+    for line in http.get("/metrics").text.splitlines():
+        if line.startswith("parrot_voice_clone_seconds_count "):
+            return float(line.split()[1])
+    raise AssertionError("no parrot_voice_clone_seconds_count in /metrics")
 
 
 @pytest.mark.parametrize(("path", "form"), CLONING_ROUTES)
-def test_cloning_routes_answer_501_for_good_input(
-    http: httpx.Client, prompt_wav: bytes, path: str, form
-) -> None:  # noqa: ANN001
-    response = http.post(path, data=form, files={"prompt_wav": ("prompt.wav", prompt_wav, "audio/wav")})
-    assert response.status_code == 501
-    assert response.json()["error"]["message"] == CLONING_UNAVAILABLE
-
-
-@pytest.mark.parametrize(("path", "form"), CLONING_ROUTES)
-def test_cloning_routes_reject_a_bad_upload(http: httpx.Client, path: str, form) -> None:  # noqa: ANN001
+def test_cloning_routes_reject_a_bad_upload(http: httpx.Client, prompt_wav: bytes, path: str, form) -> None:  # noqa: ANN001
     junk = b"this is certainly not audio " * 200
     response = http.request("GET", path, data=form, files={"prompt_wav": ("prompt.wav", junk, "audio/wav")})
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["param"] == "prompt_wav" and "not a recognised audio file" in error["message"]
+    response = http.post(path, data=form, files={"prompt_wav": ("prompt.wav", prompt_wav, "audio/wav")})
+    assert response.status_code == 400  # a tone, not speech
+    error = response.json()["error"]
+    assert error["param"] == "prompt_wav" and "speech" in error["message"]
 
 
 def test_cloning_route_checks_missing_fields(http: httpx.Client, prompt_wav: bytes) -> None:

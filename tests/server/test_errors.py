@@ -14,7 +14,6 @@ from websockets.sync.client import connect
 from parrot.audio import encode
 from parrot.errors import ModelError
 from parrot.server.app import create_app
-from parrot.server.schemas import CLONING_UNAVAILABLE
 from parrot.server.settings import ServerSettings
 
 
@@ -121,10 +120,15 @@ def test_transcription_options(http: httpx.Client, tone_wav: bytes) -> None:
     assert error["param"] == "language"
 
 
-@pytest.mark.parametrize("name", ["../etc", "..", "a/b", "a\\b", ".hidden", "x" * 65, "a..b", "名前"])
+@pytest.mark.parametrize(
+    "name", ["../x", "../etc", "..", "a/b", "a\\b", ".hidden", "x" * 65, "a..b", " pad", "tab\there"]
+)
 def test_voice_name_tricks(http: httpx.Client, tone_wav: bytes, name: str) -> None:
     files = {"file": ("tone.wav", tone_wav, "audio/wav")}
     error = error_of(http.post("/v1/audio/voices", data={"name": name}, files=files), 400)
+    assert error["code"] == "invalid_voice_name" and error["param"] == "name"
+    assert "voice name" in error["message"]
+    error = error_of(http.post("/v1/audio/voices/import", data={"name": name}, files=files), 400)
     assert error["code"] == "invalid_voice_name"
 
 
@@ -137,12 +141,13 @@ def test_voice_path_tricks(http: httpx.Client, path: str) -> None:
     error_of(response, response.status_code)
 
 
-def test_voice_library_not_available_yet(http: httpx.Client, tone_wav: bytes) -> None:
+def test_voice_library_refusals(http: httpx.Client, tone_wav: bytes) -> None:
     files = {"file": ("tone.wav", tone_wav, "audio/wav")}
-    error = error_of(http.post("/v1/audio/voices", data={"name": "my_voice"}, files=files), 501)
-    assert error["message"] == CLONING_UNAVAILABLE
-    error = error_of(http.post("/v1/audio/voices", data={"name": "jf_alpha"}, files=files), 409)
-    assert "already exists" in error["message"]
+    error = error_of(http.post("/v1/audio/voices", data={"name": "my_voice"}, files=files), 400)
+    assert error["param"] == "file" and "speech" in error["message"]  # a tone is not someone speaking
+    for taken in ("jf_alpha", "JM_KUMO"):
+        error = error_of(http.post("/v1/audio/voices", data={"name": taken}, files=files), 409)
+        assert "already exists" in error["message"] and error["code"] == "voice_exists"
     error = error_of(http.delete("/v1/audio/voices/jf_alpha"), 403)
     assert "cannot be deleted" in error["message"]
     assert error_of(http.delete("/v1/audio/voices/nobody"), 404)["code"] == "voice_not_found"
@@ -216,3 +221,12 @@ def test_failure_after_audio_started(serve, fake_parrot) -> None:  # noqa: ANN00
             client.post("/v1/audio/speech", json=body)
         assert srv.state.scheduler.active_jobs == 0
         assert 'parrot_errors_total{kind="model_error"} 2.0' in client.get("/metrics").text
+
+
+def test_docs_page_works_offline(http):
+    page = http.get("/docs")
+    assert page.status_code == 200
+    assert "/docs/static/swagger-ui-bundle.js" in page.text
+    assert "cdn" not in page.text.lower()
+    assert http.get("/docs/static/swagger-ui-bundle.js").status_code == 200
+    assert http.get("/openapi.json").json()["info"]["title"] == "Parrot"

@@ -149,7 +149,9 @@ def test_models(client: OpenAI) -> None:
 
 def test_health(http: httpx.Client) -> None:
     health = http.get("/healthz").json()
-    assert health["status"] == "ok" and health["engine"] == "kokoro" and health["voices"] == 5
+    listed = http.get("/v1/audio/voices").json()["voices"]
+    assert health["status"] == "ok" and health["engine"] == "kokoro"
+    assert health["voices"] == len(listed) and sum(v["kind"] == "stock" for v in listed) == 5
     assert health["queue"]["workers"] == 2 and health["queue"]["max_jobs"] == 16
     assert health["queue"]["accepting"] is True
 

@@ -8,6 +8,7 @@ punctuation asks for, so joins do not click.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,6 +62,7 @@ class KokoroEngine:
 
         settings = settings or Settings.from_env()
         path = model_path or kokoro_model_path(settings.data_dir)
+        self._dvector_cache = path.with_name("stock-dvectors.npz")
         options = ort.SessionOptions()
         options.intra_op_num_threads = settings.resolved_threads()
         options.inter_op_num_threads = 1
@@ -141,17 +143,37 @@ class KokoroEngine:
             return self._encoder
 
     def _stock_embeddings(self) -> dict[str, np.ndarray]:
-        """d-vectors of each stock voice speaking a Mandarin and an English probe (computed once)."""
+        """d-vectors of each stock voice speaking a Mandarin and an English probe.
+
+        Computed once per data directory (about 10 s) and cached next to the model; deterministic.
+        """
         encoder = self._speaker_encoder()
         with self._clone_lock:
             if self._stock_dvectors is None:
-                probes = [self.g2p.phonemize(text, lang) for lang, text in _PROBES.items()]
-                vectors = {}
-                for voice in self._stock:
-                    audio = np.concatenate([self.infer(p, voice.payload["style"], 1.0) for p in probes])
-                    vectors[voice.name] = encoder.embed(resample(audio, SAMPLE_RATE, 16_000))
-                self._stock_dvectors = vectors
+                self._stock_dvectors = self._load_dvectors() or self._compute_dvectors(encoder)
             return self._stock_dvectors
+
+    def _load_dvectors(self) -> dict[str, np.ndarray] | None:
+        try:
+            with np.load(self._dvector_cache) as cached:
+                vectors = {name: cached[name] for name in cached.files}
+        except (OSError, ValueError):
+            return None
+        return vectors if set(vectors) == {v.name for v in self._stock} else None
+
+    def _compute_dvectors(self, encoder: SpeakerEncoder) -> dict[str, np.ndarray]:
+        probes = [self.g2p.phonemize(text, lang) for lang, text in _PROBES.items()]
+        vectors = {}
+        for voice in self._stock:
+            audio = np.concatenate([self.infer(p, voice.payload["style"], 1.0) for p in probes])
+            vectors[voice.name] = encoder.embed(resample(audio, SAMPLE_RATE, 16_000))
+        tmp = self._dvector_cache.with_name(f".{self._dvector_cache.name}.{os.getpid()}.tmp.npz")
+        try:
+            np.savez(tmp, **vectors)
+            os.replace(tmp, self._dvector_cache)
+        except OSError:  # a read-only data directory only costs the cache
+            tmp.unlink(missing_ok=True)
+        return vectors
 
     def infer(self, phonemes: str, style_table: np.ndarray, speed: float) -> np.ndarray:
         """One model call: phoneme string -> raw float32 audio."""

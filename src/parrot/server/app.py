@@ -6,21 +6,23 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
-import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import parse_qs
 
+import anyio
 import numpy as np
 from fastapi import Depends, FastAPI, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import StreamingResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection, Request
@@ -30,6 +32,8 @@ from .. import __version__
 from ..audio import AudioError, StreamEncoder, decode
 from ..engines.base import AudioChunk
 from ..errors import InputError, ModelError, ParrotError, UnknownVoiceError
+from ..text.segment import check_language
+from ..voices.reference import load_reference
 from ..voices.voice import Voice
 from .metrics import Metrics
 from .scheduler import Job, QueueFull, Scheduler, SchedulerError, ShuttingDown
@@ -48,7 +52,14 @@ PUBLIC_PATHS = frozenset({"/", "/healthz", "/docs", "/docs/oauth2-redirect", "/o
 API_DESCRIPTION = """Offline multilingual speech generation (Mandarin, English, Japanese).
 
 * OpenAI-compatible: `POST /v1/audio/speech`, `POST /v1/audio/transcriptions`, `GET /v1/models`.
-* CosyVoice-compatible: `/inference_sft` (and, once voice cloning exists, the other `/inference_*`).
+* Voice cloning and the voice library: `POST /v1/audio/voices` makes a voice from 3-30 s of one person
+  speaking (any audio format; the transcript is optional) and saves it; its name then works as `voice`
+  everywhere. List, get, rename (`PATCH`) and delete saved voices; export a voice as a shareable `.voice`
+  file (`GET /v1/audio/voices/{name}/export`) and import one (`POST /v1/audio/voices/import`). Cloning
+  takes several seconds of CPU; the server clones one voice at a time so speech keeps flowing.
+* CosyVoice-compatible: `/inference_sft` (stock voice), `/inference_zero_shot`, `/inference_cross_lingual`
+  and `/inference_instruct2` (voice of the uploaded `prompt_wav`, cloned for the request and not saved;
+  `instruct_text` is not followed yet). All stream raw 16-bit PCM.
 * WebSocket `/v1/audio/speech/stream` (not listed below: OpenAPI cannot describe it). Send JSON text
   frames `{"type": "session.update", "voice", "speed", "lang", "response_format"}`,
   `{"type": "text.delta", "text"}`, `{"type": "text.done"}`, `{"type": "cancel"}`; receive
@@ -69,10 +80,8 @@ OPENAI_VOICES: dict[str, str] = {
 }  # fmt: skip
 
 
-def _default_recognizer() -> Recognizer:
-    from ..asr import Recognizer
-
-    return Recognizer()
+MAX_WAITING_CLONES = 8  # clone requests queued behind the running one before new ones get 429
+PROMPT_CACHE_SIZE = 8  # one-off voices of recent CosyVoice prompt_wav uploads, kept for reuse
 
 
 @dataclass(frozen=True)
@@ -103,17 +112,17 @@ class ServerState:
         self,
         settings: ServerSettings,
         tts: Parrot | None,
-        recognizer_factory: Callable[[], Recognizer],
     ) -> None:
         self.settings = settings
         self.scheduler = Scheduler(settings.workers, settings.max_jobs, settings.max_buffered_chunks)
         self.metrics = Metrics(self.scheduler)
         self.started = int(time.time())
         self._tts = tts
-        self._recognizer_factory = recognizer_factory
-        self._recognizer: Recognizer | None = None
-        self._recognizer_lock = threading.Lock()
         self.aliases: dict[str, str] = {}
+        # Cloning is CPU-heavy: one at a time, so it cannot starve the synthesis workers.
+        self.clone_limiter = anyio.CapacityLimiter(1)
+        self._clones_pending = 0
+        self._prompt_voices: OrderedDict[str, Voice] = OrderedDict()
 
     # -- model ---------------------------------------------------------------------------------------
 
@@ -126,7 +135,7 @@ class ServerState:
         warm_up = getattr(self._tts.engine, "warm_up", None)
         if callable(warm_up):
             warm_up()
-        self.aliases = _voice_aliases(self._tts.voices())
+        self.aliases = _voice_aliases(self._tts.voices.list())
 
     @property
     def tts(self) -> Parrot:
@@ -134,10 +143,13 @@ class ServerState:
             raise ApiError(503, "the model is still loading; retry in a few seconds", code="model_loading")
         return self._tts
 
-    def voice(self, name: str | None) -> Voice:
-        """A voice by Parrot name or OpenAI alias; ``UnknownVoiceError`` lists what exists."""
-        if name and name not in {v.name for v in self.tts.voices()} and name.lower() in self.aliases:
-            name = self.aliases[name.lower()]
+    def voice(self, name: str | Voice | None) -> Voice:
+        """A voice by Parrot name (built-in or saved) or OpenAI alias, or a ``Voice`` object as it is;
+        ``UnknownVoiceError`` lists what exists. A saved voice named like an alias wins over the alias."""
+        if isinstance(name, str) and name.lower() in self.aliases:
+            library = self.tts.voices
+            if not library.is_builtin(name) and not library.store.exists(name):
+                name = self.aliases[name.lower()]
         return self.tts.voice(name)
 
     def check_text(self, text: str, queued: int = 0) -> None:
@@ -155,7 +167,7 @@ class ServerState:
     def start_speech(
         self,
         text: str,
-        voice: str | None,
+        voice: str | Voice | None,
         *,
         speed: float = 1.0,
         lang: str | None = None,
@@ -193,32 +205,99 @@ class ServerState:
 
     # -- uploads -------------------------------------------------------------------------------------
 
-    async def decode_upload(
-        self, upload: UploadFile, param: str, *, sample_rate: int | None = None, max_seconds: float = 600.0
-    ) -> tuple[np.ndarray, int]:
-        """Read an uploaded file within the size limit (413) and decode it by content (400 if not audio)."""
+    async def read_upload(self, upload: UploadFile, param: str) -> bytes:
+        """The bytes of an uploaded file, within the size limit (413)."""
         limit = self.settings.max_upload_bytes
         data = await upload.read(limit + 1)
         if len(data) > limit:
             raise ApiError(413, _too_large_message(self.settings), code="file_too_large", param=param)
+        return data
+
+    async def decode_upload(
+        self, upload: UploadFile, param: str, *, sample_rate: int | None = None, max_seconds: float = 600.0
+    ) -> tuple[np.ndarray, int]:
+        """Read an uploaded file within the size limit (413) and decode it by content (400 if not audio)."""
+        data = await self.read_upload(upload, param)
         try:
             return await run_in_threadpool(decode, data, sample_rate, max_seconds=max_seconds)
         except AudioError as exc:
             raise ApiError(400, f"{param}: {exc}", code=exc.kind, param=param) from exc
 
+    # -- voice cloning -------------------------------------------------------------------------------
+
+    async def clone_voice(
+        self,
+        data: bytes,
+        transcript: str | None,
+        *,
+        name: str,
+        param: str,
+        transcript_param: str,
+        language: str | None = None,
+        reuse: bool = False,
+    ) -> Voice:
+        """Clone a voice (not saved) from an uploaded recording.
+
+        The recording is decoded (once, by content) and checked right away, in parallel with other
+        requests, so bad clips are refused at once (400 naming ``param``). The heavy part (Whisper for a
+        missing ``transcript``, then the engine's fitting) runs in a thread under ``clone_limiter``; too
+        many clones waiting gives 429. ``reuse`` keeps recent one-off voices by content, so a client that
+        sends the same prompt with every request (as CosyVoice clients do) pays for the clone once.
+        """
+        tts = self.tts
+        try:
+            language = check_language(language)
+        except InputError as exc:
+            raise ApiError(400, str(exc), code=exc.kind, param="language") from exc
+        transcript = transcript.strip() if transcript and transcript.strip() else None
+        try:
+            reference = await run_in_threadpool(load_reference, data)
+        except AudioError as exc:
+            raise ApiError(400, f"{param}: {exc}", code=exc.kind, param=param) from exc
+        key = _prompt_key(data, transcript, language) if reuse else None
+        if key is not None and (cached := self._cached_prompt(key)) is not None:
+            return cached
+        if self._clones_pending > MAX_WAITING_CLONES:
+            raise ApiError(
+                429,
+                f"{self._clones_pending} voice clones are already in progress or waiting; retry shortly",
+                code="rate_limit_exceeded",
+                headers={"Retry-After": "15"},
+            )
+        self._clones_pending += 1
+        try:
+            async with self.clone_limiter:
+                if key is not None and (cached := self._cached_prompt(key)) is not None:
+                    return cached  # an identical request finished while this one waited
+                started = time.perf_counter()
+                try:
+                    voice = await run_in_threadpool(
+                        lambda: tts.clone(reference, transcript, name=name, language=language)
+                    )
+                except InputError as exc:  # e.g. a transcript with nothing speakable in it
+                    where = transcript_param if transcript else param
+                    raise ApiError(400, f"{where}: {exc}", code=exc.kind, param=where) from exc
+                self.metrics.clone_seconds.observe(time.perf_counter() - started)
+        finally:
+            self._clones_pending -= 1
+        if key is not None:
+            self._prompt_voices[key] = voice
+            while len(self._prompt_voices) > PROMPT_CACHE_SIZE:
+                self._prompt_voices.popitem(last=False)
+        return voice
+
+    def _cached_prompt(self, key: str) -> Voice | None:
+        voice = self._prompt_voices.get(key)
+        if voice is not None:
+            self._prompt_voices.move_to_end(key)
+        return voice
+
     # -- speech recognition --------------------------------------------------------------------------
 
     async def recognizer(self) -> Recognizer:
-        """The Whisper recognizer, created on first use (once per app, in a thread)."""
-        if self._recognizer is None:
-            await run_in_threadpool(self._load_recognizer)
-        assert self._recognizer is not None
-        return self._recognizer
-
-    def _load_recognizer(self) -> None:
-        with self._recognizer_lock:
-            if self._recognizer is None:
-                self._recognizer = self._recognizer_factory()
+        """The Whisper recognizer, created on first use (in a thread: loading takes a second)."""
+        tts = self.tts
+        return await run_in_threadpool(lambda: tts.recognizer)
 
     # -- errors --------------------------------------------------------------------------------------
 
@@ -231,6 +310,12 @@ def get_state(conn: HTTPConnection) -> ServerState:
 
 
 State = Annotated[ServerState, Depends(get_state)]
+
+
+def _prompt_key(data: bytes, transcript: str | None, language: str | None) -> str:
+    digest = hashlib.sha256(data)
+    digest.update(b"\0" + (transcript or "").encode() + b"\0" + (language or "").encode())
+    return digest.hexdigest()
 
 
 def _voice_aliases(voices: list[Voice]) -> dict[str, str]:
@@ -375,7 +460,8 @@ class LimitsMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        if self._keys and scope["path"] not in PUBLIC_PATHS and not self._authorized(scope):
+        public = scope["path"] in PUBLIC_PATHS or scope["path"].startswith("/docs/static/")
+        if self._keys and not public and not self._authorized(scope):
             await self._reject_unauthorized(scope, receive, send)
             return
         if scope["type"] == "websocket":
@@ -462,7 +548,6 @@ def _header(scope: Scope, name: bytes) -> str | None:
 def create_app(
     tts: Parrot | None = None,
     settings: ServerSettings | None = None,
-    recognizer_factory: Callable[[], Recognizer] = _default_recognizer,
 ) -> FastAPI:
     """A new app with its own scheduler and metrics. ``tts`` may be shared between apps; when it is
     None the model is loaded at startup."""
@@ -470,7 +555,7 @@ def create_app(
 
     from . import routes_cosyvoice, routes_openai, routes_ws
 
-    state = ServerState(settings or ServerSettings.from_env(), tts, recognizer_factory)
+    state = ServerState(settings or ServerSettings.from_env(), tts)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -493,6 +578,7 @@ def create_app(
         version=__version__,
         description=API_DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served below from local files: the default page loads Swagger UI from a CDN
     )
     app.state.parrot = state
     app.openapi = lambda: _openapi_without_422(app)  # type: ignore[method-assign]
@@ -506,4 +592,25 @@ def create_app(
     async def root() -> RedirectResponse:
         return RedirectResponse("/docs")
 
+    _mount_offline_docs(app)
+
     return app
+
+
+def _mount_offline_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the files of the ``swagger-ui-bundle`` package (works offline)."""
+    import swagger_ui_bundle
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount("/docs/static", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Parrot API",
+            swagger_js_url="/docs/static/swagger-ui-bundle.js",
+            swagger_css_url="/docs/static/swagger-ui.css",
+            swagger_favicon_url="/docs/static/favicon-32x32.png",
+        )

@@ -42,6 +42,12 @@ class Metrics:
         self.audio_seconds = Counter(
             "parrot_audio_seconds", "Seconds of audio produced", ["route"], registry=self.registry
         )
+        self.clone_seconds = Histogram(
+            "parrot_voice_clone_seconds",
+            "Time to clone a voice (transcription and fitting; not the wait for the clone slot)",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.errors = Counter(
             "parrot_errors", "Errors reported to clients, by kind", ["kind"], registry=self.registry
         )

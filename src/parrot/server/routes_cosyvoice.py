@@ -1,8 +1,9 @@
 """CosyVoice-compatible routes (the form fields of upstream's ``runtime/python/fastapi/server.py``).
 
 Like upstream, each route takes GET or POST with form fields and answers with a stream of raw 16-bit
-little-endian mono PCM at the engine's sample rate (header ``X-Parrot-Sample-Rate``). Routes that need a
-reference recording check their inputs and then answer 501 until voice cloning exists.
+little-endian mono PCM at the engine's sample rate (header ``X-Parrot-Sample-Rate``). Routes with a
+``prompt_wav`` clone its voice for the request (not saved; recent prompts are reused, since upstream's
+clients send the same prompt with every request) and then stream exactly like ``/inference_sft``.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import StreamingResponse
 
 from ..audio import StreamEncoder
+from ..voices.voice import Voice
 from .app import ServerState, State
-from .routes_openai import REFERENCE_MAX_SECONDS, stream_audio
-from .schemas import CLONING_UNAVAILABLE, ApiError, responses
+from .routes_openai import stream_audio
+from .schemas import INSTRUCTIONS_WARNING, ApiError, responses
 
 router = APIRouter(tags=["cosyvoice"])
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,30 +45,31 @@ def _get_and_post(path: str, **kwargs: Any) -> Callable[[F], F]:
 
 
 TtsText = Annotated[str, Form(description="The text to speak")]
-PromptWav = Annotated[UploadFile, File(description="Reference recording of the voice to imitate")]
+PromptWav = Annotated[
+    UploadFile, File(description="Reference recording of the voice to imitate: 3-30 s of one person, any format")
+]
+_CLONING_NOTE = (
+    "The voice of prompt_wav is cloned for this request (not saved); the first request with a new prompt "
+    "waits several seconds for the clone, later ones with the same prompt reuse it."
+)
 
 
 @_get_and_post(
     "/inference_sft",
-    summary="Speak with a stock voice (spk_id)",
+    summary="Speak with a voice by name (spk_id): built-in, or saved with POST /v1/audio/voices",
     responses={**_PCM_RESPONSE, **responses(400, 404, 429, 503)},
 )
 async def inference_sft(
-    state: State, tts_text: TtsText, spk_id: Annotated[str, Form(description="A voice name")]
+    state: State, tts_text: TtsText, spk_id: Annotated[str, Form(description="A voice name (GET /v1/audio/voices)")]
 ) -> StreamingResponse:
-    started = time.perf_counter()
-    rate = state.tts.sample_rate
-    job = state.start_speech(tts_text, spk_id, encoder=StreamEncoder("pcm", rate))
-    content = stream_audio(state, job, "cosyvoice", started)
-    return state.streaming_response(
-        content, job, "application/octet-stream", {"X-Parrot-Sample-Rate": str(rate)}
-    )
+    return _stream_pcm(state, tts_text, spk_id, "cosyvoice", time.perf_counter())
 
 
 @_get_and_post(
     "/inference_zero_shot",
-    summary="Clone the voice of prompt_wav (whose words are prompt_text) — not available yet",
-    responses={**_PCM_RESPONSE, **responses(400, 413, 501)},
+    summary="Speak in the voice of prompt_wav, whose words are prompt_text",
+    description=_CLONING_NOTE,
+    responses={**_PCM_RESPONSE, **responses(400, 413, 429, 503)},
 )
 async def inference_zero_shot(
     state: State,
@@ -76,41 +79,76 @@ async def inference_zero_shot(
 ) -> StreamingResponse:
     if not prompt_text.strip():
         raise ApiError(400, "prompt_text is empty; give the words spoken in prompt_wav", param="prompt_text")
-    return await _needs_cloning(state, tts_text, prompt_wav)
+    return await _speak_like_prompt(state, tts_text, prompt_wav, prompt_text)
 
 
 @_get_and_post(
     "/inference_cross_lingual",
-    summary="Speak tts_text in the voice of prompt_wav, any language — not available yet",
-    responses={**_PCM_RESPONSE, **responses(400, 413, 501)},
+    summary="Speak tts_text, in any supported language, in the voice of prompt_wav",
+    description=_CLONING_NOTE + " The words of prompt_wav are transcribed with Whisper.",
+    responses={**_PCM_RESPONSE, **responses(400, 413, 429, 503)},
 )
 async def inference_cross_lingual(
     state: State, tts_text: TtsText, prompt_wav: PromptWav
 ) -> StreamingResponse:
-    return await _needs_cloning(state, tts_text, prompt_wav)
+    return await _speak_like_prompt(state, tts_text, prompt_wav, None)
 
 
 @_get_and_post(
     "/inference_instruct2",
-    summary="Speak in the voice of prompt_wav following instruct_text — not available yet",
-    responses={**_PCM_RESPONSE, **responses(400, 413, 501)},
+    summary="Speak in the voice of prompt_wav (instruct_text is accepted but not followed yet)",
+    description=_CLONING_NOTE + " The words of prompt_wav are transcribed with Whisper. The engine cannot "
+    f"follow instructions yet: the response carries `X-Parrot-Warning: {INSTRUCTIONS_WARNING}` and "
+    "instruct_text is never spoken.",
+    responses={**_PCM_RESPONSE, **responses(400, 413, 429, 503)},
 )
 async def inference_instruct2(
     state: State,
     tts_text: TtsText,
-    instruct_text: Annotated[str, Form(description="How to speak, e.g. 'speak cheerfully'")],
+    instruct_text: Annotated[str, Form(description="How to speak, e.g. 'speak cheerfully' (not followed yet)")],
     prompt_wav: PromptWav,
 ) -> StreamingResponse:
     if not instruct_text.strip():
         raise ApiError(
             400, "instruct_text is empty; say how the text should be spoken", param="instruct_text"
         )
-    return await _needs_cloning(state, tts_text, prompt_wav)
+    return await _speak_like_prompt(
+        state, tts_text, prompt_wav, None, warning=INSTRUCTIONS_WARNING
+    )
 
 
-async def _needs_cloning(state: ServerState, tts_text: str, prompt_wav: UploadFile) -> StreamingResponse:
-    """Check the text and the reference recording as the real thing will, then say it is not here yet."""
+async def _speak_like_prompt(
+    state: ServerState,
+    tts_text: str,
+    prompt_wav: UploadFile,
+    prompt_text: str | None,
+    *,
+    warning: str | None = None,
+) -> StreamingResponse:
+    """Check the text first (cheap), then clone prompt_wav's voice and stream ``tts_text`` in it."""
+    started = time.perf_counter()
     state.check_text(tts_text)
     state.tts.prepare(tts_text)
-    await state.decode_upload(prompt_wav, "prompt_wav", max_seconds=REFERENCE_MAX_SECONDS)
-    raise ApiError(501, CLONING_UNAVAILABLE, code="not_implemented")
+    data = await state.read_upload(prompt_wav, "prompt_wav")
+    voice = await state.clone_voice(
+        data, prompt_text, name="prompt", param="prompt_wav", transcript_param="prompt_text", reuse=True
+    )
+    return _stream_pcm(state, tts_text, voice, "cosyvoice_clone", started, warning=warning)
+
+
+def _stream_pcm(
+    state: ServerState,
+    text: str,
+    voice: str | Voice,
+    route: str,
+    started: float,
+    *,
+    warning: str | None = None,
+) -> StreamingResponse:
+    rate = state.tts.sample_rate
+    job = state.start_speech(text, voice, encoder=StreamEncoder("pcm", rate))
+    headers = {"X-Parrot-Sample-Rate": str(rate)}
+    if warning:
+        headers["X-Parrot-Warning"] = warning
+    content = stream_audio(state, job, route, started)
+    return state.streaming_response(content, job, "application/octet-stream", headers)

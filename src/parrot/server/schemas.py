@@ -12,7 +12,6 @@ SpeechFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
 TranscriptionFormat = Literal["json", "text", "verbose_json"]
 
 INSTRUCTIONS_WARNING = "instructions are not supported by this engine yet; speaking neutrally"
-CLONING_UNAVAILABLE = "voice cloning is not available in this build yet"
 
 
 # -- errors ---------------------------------------------------------------------------------------
@@ -26,7 +25,6 @@ _ERROR_TYPES = {
     413: "invalid_request_error",
     422: "invalid_request_error",
     429: "rate_limit_error",
-    501: "not_implemented_error",
     503: "server_error",
 }
 
@@ -86,12 +84,11 @@ def error_response(error: ApiError) -> JSONResponse:
 _ERROR_DESCRIPTIONS = {
     400: "Invalid request, including malformed or missing fields (the message says what to fix)",
     401: "Missing or wrong API key (only when the server has API keys)",
-    403: "Not allowed (e.g. deleting a stock voice)",
+    403: "Not allowed (built-in voices cannot be renamed or deleted)",
     404: "No such voice (the message lists the available ones)",
-    409: "A voice with that name already exists",
+    409: "A voice with that name already exists (built-in or saved)",
     413: "Upload larger than the server's limit",
-    429: "Too many speech streams in progress; retry after Retry-After seconds",
-    501: "Needs voice cloning, which this build does not have yet",
+    429: "Too many speech streams (or voice clones) in progress; retry after Retry-After seconds",
     503: "The server is starting or shutting down",
 }
 
@@ -186,6 +183,18 @@ class VoiceInfo(BaseModel):
     gender: str | None = None
     language: str | None = None
     description: str = ""
+    transcript: str | None = Field(
+        None, description="Cloned voices: what the reference recording says (given, or heard by Whisper)"
+    )
+    notes: list[str] = Field(
+        default_factory=list, description="Cloned voices: what was done to the reference recording"
+    )
+
+
+class VoiceRename(BaseModel):
+    """``PATCH /v1/audio/voices/{name}`` body."""
+
+    name: str = Field(description="The new name of the saved voice")
 
 
 class VoiceList(BaseModel):

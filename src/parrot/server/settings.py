@@ -5,33 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from ..config import Settings
-
-
-def _positive_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a positive integer, got {raw!r}") from exc
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {raw!r}")
-    return value
-
-
-def _positive_float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a positive number, got {raw!r}") from exc
-    if not value > 0:
-        raise ValueError(f"{name} must be a positive number, got {raw!r}")
-    return value
+from ..config import Settings, env_number
 
 
 @dataclass(frozen=True)
@@ -46,7 +20,7 @@ class ServerSettings:
     """
 
     workers: int = 2
-    max_jobs: int = 16
+    max_jobs: int = 6  # on 2 cores, more admitted streams only make every stream start later
     api_keys: frozenset[str] = frozenset()
     max_upload_mb: float = 20.0
     max_text_chars: int = 100_000
@@ -68,9 +42,9 @@ class ServerSettings:
         settings = settings or Settings.from_env()
         keys = frozenset(k.strip() for k in os.environ.get("PARROT_API_KEYS", "").split(",") if k.strip())
         return cls(
-            workers=_positive_int("PARROT_WORKERS", cls.workers),
-            max_jobs=_positive_int("PARROT_MAX_JOBS", cls.max_jobs),
+            workers=env_number("PARROT_WORKERS", cls.workers, int, 1),
+            max_jobs=env_number("PARROT_MAX_JOBS", cls.max_jobs, int, 1),
             api_keys=keys,
-            max_upload_mb=_positive_float("PARROT_MAX_UPLOAD_MB", cls.max_upload_mb),
+            max_upload_mb=env_number("PARROT_MAX_UPLOAD_MB", cls.max_upload_mb, float, 0.001),
             max_text_chars=settings.max_text_chars,
         )

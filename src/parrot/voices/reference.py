@@ -74,7 +74,7 @@ def clean_reference(audio: np.ndarray) -> Reference:
     speech = sum(end - start for start, end in spans) / RATE
     if speech < MIN_SPEECH_SECONDS:
         raise AudioError(
-            f"only {speech:.1f} s of speech found in the reference clip (at least {MIN_SPEECH_SECONDS:.0f} s needed); "
+            f"only {speech:.1f} s of speech found in the reference clip (at least {MIN_SPEECH_SECONDS:g} s needed); "
             "give 3-30 s of one person speaking, without music"
         )
     notes: list[str] = []
