@@ -60,6 +60,15 @@ def child(threads: int, repeat: int) -> dict[str, object]:
         fa, total, seconds = first_audio(PARAGRAPH, True)
         rows.setdefault("ttfa_paragraph", []).append(fa)
         rows.setdefault("rtf_paragraph", []).append(total / seconds)
+    import parrot.engines.kokoro as kokoro
+
+    default_first = kokoro.FIRST_CHUNK_PHONEMES
+    for first_phonemes in (12, 16, 24, 48):  # how the short first chunk trades latency (prosody is the cost)
+        kokoro.FIRST_CHUNK_PHONEMES = first_phonemes
+        for _ in range(repeat):
+            for lang, text in SENTENCE.items():
+                rows.setdefault(f"ttfa_{lang}_first_chunk_{first_phonemes}ph", []).append(first_audio(text, True)[0])
+    kokoro.FIRST_CHUNK_PHONEMES = default_first
     result: dict[str, object] = {k: round(statistics.median(v), 3) for k, v in rows.items()}
     result.update(
         threads=threads,

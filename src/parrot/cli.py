@@ -110,7 +110,8 @@ def _say(args: argparse.Namespace) -> int:
     tts = Parrot()
     voice = tts.clone(args.ref, args.ref_text, name="ref") if args.ref else args.voice
     loaded = time.perf_counter()
-    chunks = tts.stream(text, voice, speed=args.speed, lang=args.lang)
+    # A short first chunk only helps when audio is consumed while it is made.
+    chunks = tts.stream(text, voice, speed=args.speed, lang=args.lang, fast_start=to_stdout)
     first_audio: float | None = None
     seconds = 0.0
     if to_stdout:
