@@ -30,7 +30,7 @@ from .kokoro_clone import SpectralMap, fit_map, median_f0
 
 SAMPLE_RATE = 24_000
 MAX_PHONEMES = 480  # the model takes 510 tokens; keep a margin for punctuation spacing
-FIRST_CHUNK_PHONEMES = 16  # two or three words: streams start in about 0.45 s (bench_engine.py sweeps this)
+FIRST_CHUNK_PHONEMES = 16  # two or three words: streams start in about 0.55 s (bench_engine.py sweeps this)
 _FADE = int(0.006 * SAMPLE_RATE)
 _PAD_BEFORE = int(0.02 * SAMPLE_RATE)
 _PAD_AFTER = int(0.05 * SAMPLE_RATE)
