@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from .errors import InputError
+
 N = TypeVar("N", int, float)
 
 
@@ -26,7 +28,7 @@ def env_number(name: str, default: N, kind: type[N], minimum: N) -> N:
         value = None
     if value is None or not value >= minimum:
         what = "an integer" if kind is int else "a number"
-        raise ValueError(f"{name} must be {what} of at least {minimum}, got {raw!r}")
+        raise InputError(f"{name} must be {what} of at least {minimum}, got {raw!r}")
     return value
 
 
