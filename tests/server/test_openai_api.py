@@ -172,9 +172,9 @@ def test_metrics_after_speech(http: httpx.Client) -> None:
     assert http.get("/metrics").headers["content-type"].startswith("text/plain")
 
 
-def test_root_redirects_to_docs(http: httpx.Client) -> None:
+def test_root_serves_the_web_ui(http: httpx.Client) -> None:
     response = http.get("/", follow_redirects=False)
-    assert response.status_code in (302, 307) and response.headers["location"] == "/docs"
+    assert response.status_code == 200 and "<title>Parrot</title>" in response.text
     assert http.get("/docs").status_code == 200
     paths = http.get("/openapi.json").json()["paths"]
     assert {

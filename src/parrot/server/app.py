@@ -35,6 +35,7 @@ from ..errors import InputError, ModelError, ParrotError, UnknownVoiceError
 from ..text.segment import check_language
 from ..voices.reference import load_reference
 from ..voices.voice import Voice
+from ..webui import router as webui_router
 from .metrics import Metrics
 from .scheduler import Job, QueueFull, Scheduler, SchedulerError, ShuttingDown
 from .schemas import ApiError, error_response
@@ -551,7 +552,6 @@ def create_app(
 ) -> FastAPI:
     """A new app with its own scheduler and metrics. ``tts`` may be shared between apps; when it is
     None the model is loaded at startup."""
-    from fastapi.responses import RedirectResponse
 
     from . import routes_cosyvoice, routes_openai, routes_ws
 
@@ -587,10 +587,7 @@ def create_app(
     app.include_router(routes_openai.router)
     app.include_router(routes_cosyvoice.router)
     app.include_router(routes_ws.router)
-
-    @app.get("/", include_in_schema=False)
-    async def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+    app.include_router(webui_router)  # the web UI at /
 
     _mount_offline_docs(app)
 

@@ -1,0 +1,617 @@
+/* Parrot web UI: plain JavaScript over the server's HTTP API (no build step, no external files). */
+"use strict";
+
+const SAMPLE_RATE = 24000;
+const $ = (id) => document.getElementById(id);
+
+// -- labels ------------------------------------------------------------------------------------------
+
+const I18N = {
+  en: {
+    subtitle: "offline speech generation", apiDocs: "API docs", apiKey: "API key (if the server needs one)",
+    tabPretrained: "Pretrained voice", tabClone: "3-second clone", tabCross: "Cross-lingual clone",
+    tabInstruct: "Natural-language control", voice: "Voice", textToSpeak: "Text to speak",
+    uploadClip: "Upload a clip (3-30 s)", record: "● Record", stopRecording: "■ Stop recording",
+    transcript: "What the clip says (filled automatically, editable)", route: "How to generate",
+    routeZeroShot: "one-off clone (/inference_zero_shot)", routeSaved: "save the voice, then /v1/audio/speech",
+    voiceName: "voice name", saveToLibrary: "Save to library",
+    crossHint: "The clip can be in one language and the text in another (Mandarin, English, Japanese).",
+    instruction: "Instruction", instructHint: "The engine does not follow instructions yet: it speaks neutrally and says so.",
+    speed: "Speed", streaming: "Streaming", generate: "Generate", stop: "Stop", download: "Download WAV",
+    history: "History (this session)", historyEmpty: "Nothing generated yet.", library: "Voice library",
+    importVoice: "Import a .voice file", importName: "new name (optional)", import: "Import",
+    name: "Name", kind: "Kind", gender: "Gender", language: "Language",
+    play: "Play", rename: "Rename", delete: "Delete", export: "Export",
+    transcribing: "Transcribing the clip…", transcribed: "Transcribed: check and edit the text if needed.",
+    recording: "Recording… speak for 3-30 seconds, then stop.", generating: "Generating…",
+    cloning: "Cloning the voice (several seconds)…", saved: "Saved as “{name}”.",
+    needClip: "Upload or record a clip first.", needText: "Enter some text to speak.",
+    needName: "Enter a name for the voice.", needImport: "Choose a .voice file to import.",
+    micError: "The microphone is not available: {msg}", renamePrompt: "New name for “{name}”:",
+    deleteConfirm: "Delete the voice “{name}”?", imported: "Imported “{name}”.",
+    ttfa: "first audio", rtf: "RTF", audioLen: "audio", total: "total",
+    sampleText: "Hello, this is how I sound. 你好，这是我的声音。",
+    pretrainedText: "今天天气真不错啊，要不要一起去公园散步？Let's meet at 3:30 pm.",
+    cloneText: "Nice to meet you. This is my cloned voice speaking.",
+    crossText: "你好，很高兴认识你。我现在用另一种语言说话。",
+    instructText: "I can't believe we finally made it to the top of the mountain!",
+    instructions: ["Speak cheerfully, with excitement", "Whisper softly", "Speak slowly and calmly, like a news anchor",
+      "Sound sad and tired", "用四川话说", "用开心的语气说"],
+    tags: ["[laughter]", "[breath]", "<strong>important</strong>", "[sigh]"],
+    networkError: "Could not reach the server: {msg}", httpError: "The server answered {status} {text}",
+    stopped: "stopped",
+  },
+  zh: {
+    subtitle: "离线语音合成", apiDocs: "API 文档", apiKey: "API 密钥（服务器需要时）",
+    tabPretrained: "预训练音色", tabClone: "3s极速复刻", tabCross: "跨语种复刻", tabInstruct: "自然语言控制",
+    voice: "音色", textToSpeak: "合成文本", uploadClip: "上传音频（3-30 秒）", record: "● 录音",
+    stopRecording: "■ 停止录音", transcript: "音频内容（自动识别，可修改）", route: "生成方式",
+    routeZeroShot: "临时复刻（/inference_zero_shot）", routeSaved: "先保存音色，再用 /v1/audio/speech",
+    voiceName: "音色名称", saveToLibrary: "保存到音色库",
+    crossHint: "音频可以是一种语言，文本是另一种语言（中文、英文、日文）。",
+    instruction: "指令", instructHint: "引擎暂不支持指令控制：会以中性语气朗读，并给出提示。",
+    speed: "语速", streaming: "流式播放", generate: "生成音频", stop: "停止", download: "下载 WAV",
+    history: "本次生成记录", historyEmpty: "还没有生成内容。", library: "音色库",
+    importVoice: "导入 .voice 文件", importName: "新名称（可选）", import: "导入",
+    name: "名称", kind: "类型", gender: "性别", language: "语言",
+    play: "试听", rename: "重命名", delete: "删除", export: "导出",
+    transcribing: "正在识别音频内容…", transcribed: "识别完成：如有错误请修改。",
+    recording: "正在录音……请说 3-30 秒，然后停止。", generating: "正在生成…",
+    cloning: "正在复刻音色（需要几秒钟）…", saved: "已保存为“{name}”。",
+    needClip: "请先上传或录制一段音频。", needText: "请输入要合成的文本。",
+    needName: "请输入音色名称。", needImport: "请选择要导入的 .voice 文件。",
+    micError: "无法使用麦克风：{msg}", renamePrompt: "“{name}”的新名称：",
+    deleteConfirm: "删除音色“{name}”？", imported: "已导入“{name}”。",
+    ttfa: "首包延迟", rtf: "实时率", audioLen: "音频时长", total: "总耗时",
+    sampleText: "你好，这是我的声音。Hello, this is how I sound.",
+    pretrainedText: "今天天气真不错啊，要不要一起去公园散步？Let's meet at 3:30 pm.",
+    cloneText: "很高兴认识你，这是我复刻出来的声音。",
+    crossText: "Hello, nice to meet you. I am speaking in another language now.",
+    instructText: "我们终于爬到山顶了，真是太不容易了！",
+    instructions: ["用开心的语气说", "用悲伤的语气说", "轻声细语地说", "像新闻主播一样，语速慢一点",
+      "用四川话说", "Speak cheerfully, with excitement"],
+    tags: ["[laughter]", "[breath]", "<strong>重点</strong>", "[sigh]"],
+    networkError: "无法连接服务器：{msg}", httpError: "服务器返回 {status} {text}",
+    stopped: "已停止",
+  },
+};
+
+let lang = localStorage.getItem("parrot.lang") ||
+  ((navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en");
+
+function t(key, vars = {}) {
+  const value = (I18N[lang] && I18N[lang][key]) ?? I18N.en[key] ?? key;
+  return typeof value === "string" ? value.replace(/\{(\w+)\}/g, (_, k) => vars[k] ?? "") : value;
+}
+
+function applyLanguage() {
+  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+  document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
+  document.querySelectorAll("[data-i18n-ph]").forEach((el) => { el.placeholder = t(el.dataset.i18nPh); });
+  $("lang-toggle").textContent = lang === "zh" ? "English" : "中文";
+  for (const [id, key] of [["pretrained-text", "pretrainedText"], ["clone-text", "cloneText"],
+    ["cross-text", "crossText"], ["instruct-text", "instructText"]]) {
+    const el = $(id);
+    if (!el.value || el.dataset.auto === "1") { el.value = t(key); el.dataset.auto = "1"; }
+  }
+  chips("instruct-examples", t("instructions"), (text) => { $("instruct-instruction").value = text; });
+  chips("tag-examples", t("tags"), (tag) => insertAtCursor($("instruct-text"), tag));
+  for (const rec of Object.values(recorders)) rec.button.textContent = rec.active ? t("stopRecording") : t("record");
+  renderVoices();
+  renderStats();
+}
+
+function chips(id, items, onClick) {
+  const box = $(id);
+  box.replaceChildren(...items.map((text) => {
+    const b = document.createElement("button");
+    b.type = "button"; b.className = "chip"; b.textContent = text;
+    b.addEventListener("click", () => onClick(text));
+    return b;
+  }));
+}
+
+function insertAtCursor(area, text) {
+  const start = area.selectionStart ?? area.value.length, end = area.selectionEnd ?? start;
+  area.value = area.value.slice(0, start) + text + area.value.slice(end);
+  area.dataset.auto = "0";
+  area.focus();
+  area.selectionStart = area.selectionEnd = start + text.length;
+}
+
+// -- API ---------------------------------------------------------------------------------------------
+
+class ApiFailure extends Error {}
+
+function authHeaders(extra = {}) {
+  const key = $("api-key").value.trim();
+  return key ? { ...extra, Authorization: `Bearer ${key}` } : extra;
+}
+
+async function api(path, options = {}) {
+  let response;
+  try {
+    response = await fetch(path, { ...options, headers: authHeaders(options.headers || {}) });
+  } catch (err) {
+    if (err.name === "AbortError") throw err;
+    throw new ApiFailure(t("networkError", { msg: err.message }));
+  }
+  if (!response.ok) throw new ApiFailure(await errorMessage(response));
+  return response;
+}
+
+async function errorMessage(response) {
+  try {
+    const body = await response.json();
+    if (body && body.error && body.error.message) return body.error.message;
+    if (body && typeof body.detail === "string") return body.detail;
+  } catch (_) { /* not JSON */ }
+  return t("httpError", { status: response.status, text: response.statusText });
+}
+
+const jsonPost = (path, body, signal) => api(path, {
+  method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json" }, signal,
+});
+
+// -- messages ----------------------------------------------------------------------------------------
+
+function showError(message) {
+  const box = $("error");
+  box.textContent = message || "";
+  box.classList.toggle("hidden", !message);
+}
+
+function showWarning(message) {
+  const box = $("warning");
+  box.textContent = message || "";
+  box.classList.toggle("hidden", !message);
+}
+
+function report(err) {
+  if (err && err.name === "AbortError") return;
+  showError(err instanceof ApiFailure ? err.message : String((err && err.message) || err));
+}
+
+// -- tabs --------------------------------------------------------------------------------------------
+
+let mode = "pretrained";
+document.querySelectorAll(".tab").forEach((tab) => tab.addEventListener("click", () => {
+  mode = tab.dataset.mode;
+  document.querySelectorAll(".tab").forEach((x) => x.classList.toggle("active", x === tab));
+  document.querySelectorAll(".mode").forEach((m) => m.classList.toggle("hidden", m.id !== `mode-${mode}`));
+  showError(""); showWarning("");
+}));
+
+// -- voices ------------------------------------------------------------------------------------------
+
+let voices = [];
+
+async function loadVoices() {
+  try {
+    const body = await (await api("/v1/audio/voices")).json();
+    voices = body.voices || [];
+  } catch (err) { report(err); }
+  renderVoices();
+}
+
+function renderVoices() {
+  document.querySelectorAll(".voice-select").forEach((select) => {
+    const current = select.value;
+    select.replaceChildren(...voices.map((v) => {
+      const o = document.createElement("option");
+      o.value = v.name;
+      o.textContent = `${v.name} (${[v.kind, v.gender, v.language].filter(Boolean).join(", ")})`;
+      return o;
+    }));
+    if (voices.some((v) => v.name === current)) select.value = current;
+  });
+  const body = document.querySelector("#voices tbody");
+  body.replaceChildren(...voices.map((v) => {
+    const row = document.createElement("tr");
+    row.dataset.voice = v.name;
+    for (const text of [v.name, v.kind, v.gender || "", v.language || ""]) {
+      const td = document.createElement("td"); td.textContent = text; row.append(td);
+    }
+    const actions = document.createElement("td");
+    actions.className = "actions";
+    const saved = v.kind === "cloned";
+    actions.append(
+      button(t("play"), () => playSample(v.name), "play"),
+      button(t("rename"), () => renameVoice(v.name), "rename", !saved),
+      button(t("delete"), () => deleteVoice(v.name), "delete", !saved),
+      exportLink(v.name),
+    );
+    row.append(actions);
+    return row;
+  }));
+}
+
+function button(label, onClick, cls, disabled = false) {
+  const b = document.createElement("button");
+  b.type = "button"; b.textContent = label; b.className = `small ${cls}`; b.disabled = disabled;
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+function exportLink(name) {
+  const a = document.createElement("a");
+  a.className = "button small export";
+  a.textContent = t("export");
+  a.href = `/v1/audio/voices/${encodeURIComponent(name)}/export`;
+  a.download = `${name}.voice`;
+  a.addEventListener("click", async (event) => {
+    if (!$("api-key").value.trim()) return; // a plain link works without a key
+    event.preventDefault();
+    try {
+      const blob = await (await api(a.href)).blob();
+      const url = URL.createObjectURL(blob);
+      const tmp = Object.assign(document.createElement("a"), { href: url, download: a.download });
+      tmp.click();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    } catch (err) { report(err); }
+  });
+  return a;
+}
+
+async function playSample(name) {
+  showError("");
+  try {
+    const response = await jsonPost("/v1/audio/speech", {
+      model: "parrot", voice: name, input: t("sampleText"), response_format: "wav",
+      speed: Number($("speed").value),
+    });
+    const player = $("player");
+    player.src = URL.createObjectURL(await response.blob());
+    await player.play().catch(() => {});
+  } catch (err) { report(err); }
+}
+
+async function renameVoice(name) {
+  const next = prompt(t("renamePrompt", { name }), name);
+  if (!next || next === name) return;
+  try {
+    await api(`/v1/audio/voices/${encodeURIComponent(name)}`, {
+      method: "PATCH", body: JSON.stringify({ name: next }), headers: { "Content-Type": "application/json" },
+    });
+    showError("");
+    await loadVoices();
+  } catch (err) { report(err); }
+}
+
+async function deleteVoice(name) {
+  if (!confirm(t("deleteConfirm", { name }))) return;
+  try {
+    await api(`/v1/audio/voices/${encodeURIComponent(name)}`, { method: "DELETE" });
+    showError("");
+    await loadVoices();
+  } catch (err) { report(err); }
+}
+
+$("import-button").addEventListener("click", async () => {
+  const file = $("import-file").files[0];
+  if (!file) { showError(t("needImport")); return; }
+  const form = new FormData();
+  form.append("file", file);
+  if ($("import-name").value.trim()) form.append("name", $("import-name").value.trim());
+  try {
+    const voice = await (await api("/v1/audio/voices/import", { method: "POST", body: form })).json();
+    showError(""); showWarning(t("imported", { name: voice.name }));
+    $("import-file").value = ""; $("import-name").value = "";
+    await loadVoices();
+  } catch (err) { report(err); }
+});
+
+// -- clips: upload, record, transcribe ----------------------------------------------------------------
+
+const clips = { clone: null, cross: null };         // the current File of each clone mode
+const savedClip = { file: null, name: null };       // the clip last saved to the library, and its name
+const recorders = {};
+
+function setClip(which, file) {
+  clips[which] = file;
+  const preview = $(`${which}-preview`);
+  if (file) { preview.src = URL.createObjectURL(file); preview.classList.remove("hidden"); }
+  else { preview.removeAttribute("src"); preview.classList.add("hidden"); }
+  if (which === "clone") {
+    $("clone-transcript").value = "";
+    if (file) transcribe(file);
+  }
+}
+
+async function transcribe(file) {
+  const status = $("clone-status");
+  status.textContent = t("transcribing");
+  showError("");
+  const form = new FormData();
+  form.append("file", file);
+  form.append("model", "whisper-1");
+  try {
+    const body = await (await api("/v1/audio/transcriptions", { method: "POST", body: form })).json();
+    if (clips.clone !== file) return; // another clip was chosen meanwhile
+    $("clone-transcript").value = body.text || "";
+    status.textContent = t("transcribed");
+  } catch (err) {
+    status.textContent = "";
+    report(err);
+  }
+}
+
+for (const which of ["clone", "cross"]) {
+  $(`${which}-file`).addEventListener("change", (event) => setClip(which, event.target.files[0] || null));
+  const rec = { button: $(`${which}-record`), active: false, recorder: null };
+  recorders[which] = rec;
+  rec.button.addEventListener("click", () => toggleRecording(which));
+}
+
+async function toggleRecording(which) {
+  const rec = recorders[which];
+  if (rec.active) { rec.recorder.stop(); return; }
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+  } catch (err) {
+    showError(t("micError", { msg: err.message || err.name })); return;
+  }
+  const parts = [];
+  rec.recorder = new MediaRecorder(stream);
+  rec.recorder.addEventListener("dataavailable", (e) => { if (e.data.size) parts.push(e.data); });
+  rec.recorder.addEventListener("stop", () => {
+    stream.getTracks().forEach((track) => track.stop());
+    rec.active = false; rec.button.textContent = t("record"); rec.button.classList.remove("on");
+    const type = rec.recorder.mimeType || "audio/webm";
+    const ext = type.includes("ogg") ? "ogg" : type.includes("mp4") ? "m4a" : "webm";
+    $(`${which}-file`).value = "";
+    setClip(which, new File(parts, `recording.${ext}`, { type }));
+  });
+  rec.recorder.start();
+  rec.active = true; rec.button.textContent = t("stopRecording"); rec.button.classList.add("on");
+  if (which === "clone") $("clone-status").textContent = t("recording");
+}
+
+async function saveClone() {
+  const file = clips.clone;
+  const name = $("clone-name").value.trim();
+  if (!file) throw new ApiFailure(t("needClip"));
+  if (!name) throw new ApiFailure(t("needName"));
+  $("clone-status").textContent = t("cloning");
+  const form = new FormData();
+  form.append("name", name);
+  form.append("file", file);
+  if ($("clone-transcript").value.trim()) form.append("text", $("clone-transcript").value.trim());
+  try {
+    const voice = await (await api("/v1/audio/voices", { method: "POST", body: form })).json();
+    savedClip.file = file; savedClip.name = voice.name;
+    $("clone-status").textContent = t("saved", { name: voice.name });
+    await loadVoices();
+    return voice.name;
+  } catch (err) {
+    $("clone-status").textContent = "";
+    throw err;
+  }
+}
+
+$("clone-save").addEventListener("click", async () => {
+  showError("");
+  try { await saveClone(); } catch (err) { report(err); }
+});
+
+// -- generation --------------------------------------------------------------------------------------
+
+const speedInput = $("speed");
+speedInput.addEventListener("input", () => { $("speed-value").textContent = `${Number(speedInput.value).toFixed(2)}×`; });
+
+let audioContext = null;
+let current = null; // the generation in progress: { controller, sources }
+let lastStats = null;
+
+function context() {
+  if (!audioContext) audioContext = new AudioContext({ sampleRate: SAMPLE_RATE });
+  if (audioContext.state === "suspended") audioContext.resume().catch(() => {});
+  return audioContext;
+}
+
+/** What to request for the current mode: { path, init, label, voice } (init without signal). */
+async function buildRequest(streaming) {
+  const speed = Number(speedInput.value);
+  const speech = (voice, input, extra = {}) => ({
+    path: "/v1/audio/speech",
+    body: { model: "parrot", voice, input, speed, response_format: streaming ? "pcm" : "wav", ...extra },
+  });
+  const text = $(`${mode}-text`).value.trim();
+  if (!text) throw new ApiFailure(t("needText"));
+  if (mode === "pretrained") return { ...speech($("pretrained-voice").value, text), voice: $("pretrained-voice").value };
+  if (mode === "instruct") {
+    const voice = $("instruct-voice").value;
+    return { ...speech(voice, text, { instructions: $("instruct-instruction").value }), voice };
+  }
+  const file = clips[mode];
+  if (!file) throw new ApiFailure(t("needClip"));
+  if (mode === "clone" && document.querySelector("input[name=clone-route]:checked").value === "saved") {
+    const name = savedClip.file === file ? savedClip.name : await saveClone();
+    return { ...speech(name, text), voice: name };
+  }
+  const form = new FormData();
+  form.append("tts_text", text);
+  form.append("prompt_wav", file);
+  if (mode === "clone") form.append("prompt_text", $("clone-transcript").value);
+  const path = mode === "clone" ? "/inference_zero_shot" : "/inference_cross_lingual";
+  return { path, form, pcm: true, voice: file.name };
+}
+
+async function generate() {
+  if (current) return;
+  showError(""); showWarning("");
+  const streaming = $("streaming").checked;
+  const controller = new AbortController();
+  current = { controller, sources: [] };
+  $("generate").disabled = true; $("stop").disabled = false;
+  $("stats").textContent = t("generating");
+  const started = performance.now();
+  try {
+    if (streaming) context();
+    const req = await buildRequest(streaming);
+    const sent = performance.now();
+    const response = req.form
+      ? await api(req.path, { method: "POST", body: req.form, signal: controller.signal })
+      : await jsonPost(req.path, req.body, controller.signal);
+    const warning = response.headers.get("X-Parrot-Warning");
+    if (warning) showWarning(warning);
+    const rate = Number(response.headers.get("X-Parrot-Sample-Rate")) || SAMPLE_RATE;
+    const rawPcm = streaming || req.pcm;
+    const result = rawPcm
+      ? await receivePcm(response, rate, streaming, sent)
+      : await receiveFile(response, sent);
+    const done = performance.now();
+    const stats = {
+      ttfa: (result.firstAudio - sent) / 1000,
+      seconds: result.seconds,
+      total: (done - sent) / 1000,
+      rtf: result.seconds > 0 ? (done - sent) / 1000 / result.seconds : NaN,
+      prep: (sent - started) / 1000,
+      streaming,
+    };
+    lastStats = stats;
+    renderStats(true);
+    const url = URL.createObjectURL(result.wav);
+    const player = $("player");
+    player.src = url;
+    if (!streaming) player.play().catch(() => {});
+    const download = $("download");
+    download.href = url; download.classList.remove("disabled");
+    addHistory({ url, mode, voice: req.voice, text: $(`${mode}-text`).value.trim(), stats, warning });
+  } catch (err) {
+    $("stats").textContent = "";
+    if (err && err.name === "AbortError") $("stats").textContent = t("stopped");
+    else report(err);
+  } finally {
+    current = null;
+    $("generate").disabled = false; $("stop").disabled = true;
+  }
+}
+
+/** Read raw int16 PCM; when ``play``, schedule each piece on the Web Audio clock as it arrives. */
+async function receivePcm(response, rate, play, sent) {
+  const reader = response.body.getReader();
+  const pieces = [];
+  let carry = null, total = 0, firstAudio = null, next = 0;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    let bytes = value;
+    if (carry) { bytes = new Uint8Array(carry.length + value.length); bytes.set(carry); bytes.set(value, carry.length); carry = null; }
+    const even = bytes.length - (bytes.length % 2);
+    if (even < bytes.length) carry = bytes.slice(even);
+    if (!even) continue;
+    const samples = new Int16Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + even));
+    pieces.push(samples); total += samples.length;
+    if (firstAudio === null) firstAudio = performance.now();
+    if (play) {
+      const ctx = context();
+      const buffer = ctx.createBuffer(1, samples.length, rate);
+      const channel = buffer.getChannelData(0);
+      for (let i = 0; i < samples.length; i++) channel[i] = samples[i] / 32768;
+      const source = ctx.createBufferSource();
+      source.buffer = buffer; source.connect(ctx.destination);
+      next = Math.max(next, ctx.currentTime + 0.05);
+      source.start(next); next += buffer.duration;
+      if (current) current.sources.push(source);
+    }
+  }
+  const pcm = new Int16Array(total);
+  let at = 0;
+  for (const p of pieces) { pcm.set(p, at); at += p.length; }
+  return { wav: wavBlob(pcm, rate), seconds: total / rate, firstAudio: firstAudio ?? performance.now() };
+}
+
+/** Read a whole WAV file (first audio = when it is complete and can play). */
+async function receiveFile(response) {
+  const data = new Uint8Array(await response.arrayBuffer());
+  const seconds = wavSeconds(data);
+  return { wav: new Blob([data], { type: "audio/wav" }), seconds, firstAudio: performance.now() };
+}
+
+function wavSeconds(data) {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  let rate = SAMPLE_RATE, block = 2, pos = 12;
+  while (pos + 8 <= data.length) {
+    const id = String.fromCharCode(...data.subarray(pos, pos + 4));
+    const size = view.getUint32(pos + 4, true);
+    if (id === "fmt ") { rate = view.getUint32(pos + 12, true); block = view.getUint16(pos + 20, true) || 2; }
+    if (id === "data") return (data.length - pos - 8) / block / rate;
+    pos += 8 + size + (size % 2);
+  }
+  return (data.length - 44) / 2 / SAMPLE_RATE;
+}
+
+function wavBlob(pcm, rate) {
+  const header = new DataView(new ArrayBuffer(44));
+  const text = (at, s) => { for (let i = 0; i < s.length; i++) header.setUint8(at + i, s.charCodeAt(i)); };
+  text(0, "RIFF"); header.setUint32(4, 36 + pcm.byteLength, true); text(8, "WAVE");
+  text(12, "fmt "); header.setUint32(16, 16, true); header.setUint16(20, 1, true); header.setUint16(22, 1, true);
+  header.setUint32(24, rate, true); header.setUint32(28, rate * 2, true); header.setUint16(32, 2, true);
+  header.setUint16(34, 16, true); text(36, "data"); header.setUint32(40, pcm.byteLength, true);
+  return new Blob([header, pcm], { type: "audio/wav" });
+}
+
+function formatStats(s) {
+  if (!s) return "";
+  return `${t("ttfa")} ${s.ttfa.toFixed(2)} s · ${t("rtf")} ${isFinite(s.rtf) ? s.rtf.toFixed(2) : "–"} · ` +
+    `${t("audioLen")} ${s.seconds.toFixed(1)} s · ${t("total")} ${s.total.toFixed(1)} s`;
+}
+
+function renderStats(force = false) {
+  const box = $("stats");
+  if (!lastStats || (current && !force)) return;
+  box.textContent = formatStats(lastStats);
+  box.dataset.ttfa = lastStats.ttfa.toFixed(3);
+  box.dataset.rtf = lastStats.rtf.toFixed(3);
+  box.dataset.total = lastStats.total.toFixed(3);
+}
+
+function stop() {
+  if (!current) return;
+  current.controller.abort();
+  for (const source of current.sources) { try { source.stop(); } catch (_) { /* not started */ } }
+}
+
+$("generate").addEventListener("click", generate);
+$("stop").addEventListener("click", stop);
+
+// -- history -----------------------------------------------------------------------------------------
+
+const MODE_KEYS = { pretrained: "tabPretrained", clone: "tabClone", cross: "tabCross", instruct: "tabInstruct" };
+
+function addHistory(entry) {
+  const li = document.createElement("li");
+  const head = document.createElement("div");
+  head.className = "history-head";
+  head.textContent = `${new Date().toLocaleTimeString()} · ${t(MODE_KEYS[entry.mode])} · ${entry.voice}`;
+  const text = document.createElement("div");
+  text.className = "history-text"; text.textContent = entry.text;
+  const stats = document.createElement("div");
+  stats.className = "history-stats"; stats.textContent = formatStats(entry.stats);
+  const audio = document.createElement("audio");
+  audio.controls = true; audio.src = entry.url; audio.preload = "none";
+  const dl = Object.assign(document.createElement("a"), { href: entry.url, download: "parrot.wav", textContent: "⤓ wav" });
+  dl.className = "button small";
+  li.append(head, text, stats, audio, dl);
+  const list = $("history");
+  list.prepend(li);
+  while (list.children.length > 20) list.lastChild.remove();
+  $("history-empty").classList.add("hidden");
+}
+
+// -- start -------------------------------------------------------------------------------------------
+
+$("api-key").value = localStorage.getItem("parrot.apiKey") || "";
+$("api-key").addEventListener("change", () => { localStorage.setItem("parrot.apiKey", $("api-key").value.trim()); loadVoices(); });
+$("lang-toggle").addEventListener("click", () => {
+  lang = lang === "zh" ? "en" : "zh";
+  localStorage.setItem("parrot.lang", lang);
+  applyLanguage();
+});
+for (const id of ["pretrained-text", "clone-text", "cross-text", "instruct-text"]) {
+  $(id).addEventListener("input", () => { $(id).dataset.auto = "0"; });
+}
+applyLanguage();
+loadVoices();
