@@ -23,6 +23,7 @@ from .engines.base import AudioChunk, Engine, SynthesisOptions
 from .errors import InputError, ParrotError
 from .text.normalize import normalize
 from .text.segment import check_language, split_languages
+from .text.tags import strip_tags
 from .voices.library import VoiceLibrary, packaged_voices
 from .voices.reference import Reference, load_reference
 from .voices.voice import Voice
@@ -135,7 +136,7 @@ class Parrot:
                 f"text is {len(text):,} characters; the limit is {self.settings.max_text_chars:,} "
                 "(split it, or raise PARROT_MAX_TEXT_CHARS)"
             )
-        cleaned = _CONTROL.sub("", text)
+        cleaned, _ = strip_tags(_CONTROL.sub("", text))  # never speak markup the engine cannot act on
         if not cleaned.strip():
             raise InputError("text is empty; give some words to speak")
         normalized = normalize(cleaned)
