@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import socket
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -94,28 +92,14 @@ def _server(tts, args: argparse.Namespace) -> Iterator[str]:  # noqa: ANN001 - a
     if args.url:
         yield args.url.rstrip("/")
         return
-    import uvicorn
-
     from parrot.server.app import create_app
+    from parrot.server.background import serve_in_background
     from parrot.server.settings import ServerSettings
 
     settings = ServerSettings(workers=args.workers, max_jobs=args.max_jobs)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(tts, settings), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise SystemExit("the server did not start")
-        time.sleep(0.05)
     print(f"server: {args.workers} workers, max {args.max_jobs} jobs", file=sys.stderr)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
-        sock.close()
+    with serve_in_background(create_app(tts, settings), startup_timeout=300) as url:
+        yield url
 
 
 async def _level(url: str, clients: int, args: argparse.Namespace) -> Level:

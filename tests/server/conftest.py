@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +21,6 @@ from dataclasses import dataclass
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from parrot.api import Parrot
@@ -30,6 +28,7 @@ from parrot.audio import encode
 from parrot.config import Settings
 from parrot.engines.base import AudioChunk, SynthesisOptions
 from parrot.server.app import ServerState, create_app
+from parrot.server.background import serve_in_background
 from parrot.server.settings import ServerSettings
 from parrot.voices.voice import Voice
 
@@ -56,26 +55,8 @@ class Server:
 @contextlib.contextmanager
 def serve(app: FastAPI, startup_timeout: float = 180.0) -> Iterator[Server]:
     """Run ``app`` under uvicorn on 127.0.0.1:<free port> until the block ends."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5))
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name=f"uvicorn-{port}", daemon=True
-    )
-    thread.start()
-    try:
-        deadline = time.monotonic() + startup_timeout
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.05)
-        yield Server(f"http://127.0.0.1:{port}", app)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
+    with serve_in_background(app, startup_timeout) as url:
+        yield Server(url, app)
 
 
 class FakeEngine:

@@ -8,17 +8,14 @@ the module is skipped, saying why, when the browser cannot be launched. Screensh
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from parrot.audio import encode
 from parrot.server.app import create_app
+from parrot.server.background import serve_in_background
 from parrot.server.settings import ServerSettings
 
 pytestmark = pytest.mark.slow
@@ -36,23 +33,8 @@ TIMEOUT_MS = 90_000
 @pytest.fixture(scope="module")
 def url(tts) -> Iterator[str]:
     app = create_app(tts, ServerSettings(workers=2, max_jobs=8, max_upload_mb=2.0, max_text_chars=2_000))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
+    with serve_in_background(app, startup_timeout=120) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
