@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -34,7 +33,6 @@ if TYPE_CHECKING:
     from .asr import Recognizer
 
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u2028\u2029\ufeff]")
 
 
 @dataclass(frozen=True)
@@ -66,16 +64,13 @@ class Parrot:
         self.engine = engine if isinstance(engine, Engine) else load_engine(engine, self.settings)
         builtin = [*self.engine.stock_voices(), *packaged_voices(self.engine.name)]
         self.voices = VoiceLibrary(builtin, self.settings.data_dir / "voices")
+        self.default_voice = builtin[0].name  # the first built-in voice; fixed for this instance
         self._recognizer: Recognizer | None = None
         self._recognizer_lock = threading.Lock()
 
     @property
     def sample_rate(self) -> int:
         return self.engine.sample_rate
-
-    @property
-    def default_voice(self) -> str:
-        return self.voices.list()[0].name
 
     @property
     def recognizer(self) -> Recognizer:
@@ -136,10 +131,10 @@ class Parrot:
                 f"text is {len(text):,} characters; the limit is {self.settings.max_text_chars:,} "
                 "(split it, or raise PARROT_MAX_TEXT_CHARS)"
             )
-        cleaned, _ = strip_tags(_CONTROL.sub("", text))  # never speak markup the engine cannot act on
-        if not cleaned.strip():
+        # The normaliser is the one place that drops control and invisible characters.
+        normalized = normalize(strip_tags(text)[0])  # never speak markup the engine cannot act on
+        if not normalized.strip():
             raise InputError("text is empty; give some words to speak")
-        normalized = normalize(cleaned)
         segments = split_languages(normalized, check_language(lang))
         if not segments:
             raise InputError("text has nothing speakable (only symbols, emoji or punctuation)")

@@ -26,7 +26,7 @@ from ..voices.embedding import SpeakerEncoder
 from ..voices.reference import Reference
 from ..voices.voice import Voice
 from .base import AudioChunk, SynthesisOptions
-from .kokoro_clone import SpectralMap, fit_map, median_f0
+from .kokoro_clone import SpectralMap, analyze_speaker, fit_map
 
 SAMPLE_RATE = 24_000
 MAX_PHONEMES = 480  # the model takes 510 tokens; keep a margin for punctuation spacing
@@ -107,21 +107,21 @@ class KokoroEngine:
         The two stock styles whose d-vectors are closest to the reference are each fitted; the one
         whose mapped rendering of the transcript sounds closest to the reference wins.
         """
-        target = self._speaker_encoder().embed(reference.audio)
+        encoder = self._speaker_encoder()
+        target = encoder.embed(reference.audio)
         stock = {v.name: v for v in self._stock}
         ranked = sorted(self._stock_embeddings().items(), key=lambda kv: -float(kv[1] @ target))
-        speaker = reference.at(SAMPLE_RATE)
-        text = normalize(transcript)
+        phonemes = [c.phonemes for c in self.plan(normalize(transcript), SynthesisOptions(fast_start=False))]
+        if not phonemes:
+            raise InputError("the transcript has nothing speakable; give the words spoken in the clip")
+        features = analyze_speaker(reference.at(SAMPLE_RATE))
         best: tuple[float, str, SpectralMap] | None = None
         for base, _ in ranked[:CLONE_CANDIDATES]:
             table = stock[base].payload["style"]
-            parts = [self.infer(c.phonemes, table, 1.0) for c in self.plan(text, SynthesisOptions(fast_start=False))]
-            if not parts:
-                raise InputError("the transcript has nothing speakable; give the words spoken in the clip")
-            rendering = _shape_edges(np.concatenate(parts))
-            mapping, _ = fit_map(rendering, speaker)
+            rendering = _shape_edges(np.concatenate([self.infer(p, table, 1.0) for p in phonemes]))
+            mapping = fit_map(rendering, features)
             mapped = resample(mapping.apply(rendering), SAMPLE_RATE, 16_000)
-            score = float(self._speaker_encoder().embed(mapped) @ target)
+            score = float(encoder.embed(mapped) @ target)
             if best is None or score > best[0]:
                 best = (score, base, mapping)
         assert best is not None
@@ -131,7 +131,7 @@ class KokoroEngine:
             engine=self.name,
             kind="cloned",
             payload={"style": stock[base].payload["style"], **mapping.payload()},
-            gender="male" if median_f0(speaker) < 165 else "female",
+            gender="male" if features.median_f0 < 165 else "female",
             description=f"cloned voice (base style {base})",
             meta={"base_style": base, "dvector_similarity": round(score, 3)},
         )

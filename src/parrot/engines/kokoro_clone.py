@@ -75,16 +75,30 @@ class SpectralMap:
         return np.clip(out * min(level, 0.95 / max(peak, 1e-9)), -1.0, 1.0).astype(np.float32)
 
 
-def fit_map(parrot: np.ndarray, speaker: np.ndarray, clusters: int = CLUSTERS) -> tuple[SpectralMap, float]:
-    """Learn the mapping from Parrot's rendering of a text to the speaker saying it (both 24 kHz).
+@dataclass(frozen=True)
+class SpeakerFeatures:
+    """A reference recording analysed once: F0 track and log-mel envelope frames."""
 
-    Returns the map and its residual (mean squared log-mel error after mapping, lower is closer).
-    """
-    f0_s, sp_s, _ = _analyze(parrot)
-    f0_t, sp_t, _ = _analyze(speaker)
-    band = _mel_matrix(sp_s.shape[1])
-    src = _speech_frames(np.log(sp_s @ band.T + 1e-12))
-    tgt = _speech_frames(np.log(sp_t @ band.T + 1e-12))
+    f0: np.ndarray
+    logmel: np.ndarray
+
+    @property
+    def median_f0(self) -> float:
+        voiced = self.f0[self.f0 > 0]
+        return float(np.median(voiced)) if voiced.size else 0.0
+
+
+def analyze_speaker(audio: np.ndarray) -> SpeakerFeatures:
+    """WORLD analysis of the speaker's 24 kHz recording, shared by every candidate base style."""
+    f0, sp, _ = _analyze(audio, aperiodicity=False)
+    return SpeakerFeatures(f0, np.log(sp @ _mel_matrix(sp.shape[1]).T + 1e-12))
+
+
+def fit_map(parrot: np.ndarray, speaker: SpeakerFeatures, clusters: int = CLUSTERS) -> SpectralMap:
+    """Learn the mapping from Parrot's rendering (24 kHz) of a text to the speaker saying it."""
+    f0_s, sp_s, _ = _analyze(parrot, aperiodicity=False)
+    src = _speech_frames(np.log(sp_s @ _mel_matrix(sp_s.shape[1]).T + 1e-12))
+    tgt = _speech_frames(speaker.logmel)
     src -= src.mean(0)
     tgt_mean = tgt.mean(0)
     path_s, path_t = dtw(src[::2], tgt[::2] - tgt_mean)
@@ -95,15 +109,8 @@ def fit_map(parrot: np.ndarray, speaker: np.ndarray, clusters: int = CLUSTERS) -
     global_offset = (y - x).mean(0)
     offsets = np.stack([(y - x)[labels == c].mean(0) if (labels == c).sum() > 5 else global_offset for c in range(k)])
     offsets = np.clip(offsets, -_MAX_OFFSET, _MAX_OFFSET)
-    residual = float(np.mean((x + offsets[labels] - y) ** 2))
-    f0 = np.array([*_log_f0_stats(f0_s), *_log_f0_stats(f0_t)], dtype=np.float32)
-    return SpectralMap(centroids.astype(np.float32), offsets.astype(np.float32), f0), residual
-
-
-def median_f0(audio: np.ndarray) -> float:
-    f0, _, _ = _analyze(audio, envelope=False)
-    voiced = f0[f0 > 0]
-    return float(np.median(voiced)) if voiced.size else 0.0
+    f0 = np.array([*_log_f0_stats(f0_s), *_log_f0_stats(speaker.f0)], dtype=np.float32)
+    return SpectralMap(centroids.astype(np.float32), offsets.astype(np.float32), f0)
 
 
 def dtw(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -139,16 +146,14 @@ def _pyworld() -> ModuleType:
     return pyworld
 
 
-def _analyze(audio: np.ndarray, envelope: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _analyze(audio: np.ndarray, aperiodicity: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """WORLD F0, spectral envelope and (if asked) aperiodicity of 24 kHz audio."""
     pyworld = _pyworld()
-
     x = np.ascontiguousarray(audio, dtype=np.float64)
     f0, times = pyworld.dio(x, SAMPLE_RATE, frame_period=FRAME_MS, f0_floor=60.0, f0_ceil=700.0)
     f0 = pyworld.stonemask(x, f0, times, SAMPLE_RATE)
-    if not envelope:
-        return f0, np.empty(0), np.empty(0)
     sp = pyworld.cheaptrick(x, f0, times, SAMPLE_RATE)
-    ap = pyworld.d4c(x, f0, times, SAMPLE_RATE)
+    ap = pyworld.d4c(x, f0, times, SAMPLE_RATE) if aperiodicity else None
     return f0, sp, ap
 
 
