@@ -33,6 +33,9 @@ class SynthesisOptions:
     speed: float = 1.0
     lang: str | None = None  # None = detect per run of text
     fast_start: bool = True  # make the first chunk short so streaming starts sooner
+    # The user's natural-language instruction ("speak cheerfully"), unchanged. Only engines that set
+    # ``native_instructions = True`` receive it; for the others the facade realises it itself.
+    instruction: str | None = None
 
 
 @runtime_checkable
@@ -42,6 +45,10 @@ class Engine(Protocol):
     name: str
     sample_rate: int
     languages: tuple[str, ...]
+    # Engines that understand CosyVoice markup ([breath], <strong>, <|en|> ...) inside ``text`` set
+    # ``native_markup = True`` and receive it verbatim; the others get plain text and the facade
+    # realises the markup (pauses, emphasis, sounds). Likewise ``native_instructions`` for
+    # ``SynthesisOptions.instruction``. Both default to False when absent.
 
     def stock_voices(self) -> list[Voice]:
         """Voices that need no reference audio."""
