@@ -5,6 +5,7 @@
     for chunk in tts.stream("你好，world!", voice="jf_alpha"):
         play(chunk.audio)            # float32 mono at tts.sample_rate
     speech = tts.say("Hello there.")  # the whole waveform
+    tts.say("Good news [laughter] everyone!", instruction="speak cheerfully and a bit faster")
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ import numpy as np
 from .config import Settings
 from .engines.base import AudioChunk, Engine, SynthesisOptions
 from .errors import InputError, ParrotError
+from .instruct import Instruction, parse_instruction
+from .prosody import NEUTRAL
+from .render import RENDERED_SOUNDS, Script, render
+from .text.markup import Pause, Piece, Sound, Words, parse_markup, rewrite_outside_markup
 from .text.normalize import normalize
 from .text.segment import check_language, split_languages
-from .text.tags import strip_tags
 from .voices.library import VoiceLibrary, packaged_voices
 from .voices.reference import Reference, load_reference
 from .voices.voice import Voice
@@ -41,6 +45,7 @@ class Speech:
 
     audio: np.ndarray
     sample_rate: int
+    warnings: tuple[str, ...] = ()
 
     @property
     def duration(self) -> float:
@@ -49,11 +54,33 @@ class Speech:
 
 @dataclass(frozen=True)
 class PreparedText:
-    """User text after validation and normalisation, ready for an engine."""
+    """User text after validation, markup parsing and normalisation, ready for an engine."""
 
     original: str
-    normalized: str
+    normalized: str  # the words to speak, normalised, markup removed
     languages: tuple[str, ...]
+    script: Script  # words, pauses and sounds in order, for engines that do not read markup
+    engine_text: str  # normalised words with the markup kept, for engines that read it
+    warnings: tuple[str, ...] = ()
+
+
+class SpeechStream(Iterator[AudioChunk]):
+    """The audio chunks of one request, and what the user should know about how it was spoken."""
+
+    def __init__(
+        self, chunks: Iterator[AudioChunk], warnings: tuple[str, ...] = (), instruction: Instruction | None = None
+    ) -> None:
+        self._chunks = chunks
+        self.warnings = warnings  # e.g. parts of an instruction this engine cannot follow
+        self.instruction = instruction  # the instruction as understood, if one was given
+
+    def __next__(self) -> AudioChunk:
+        return next(self._chunks)
+
+    def close(self) -> None:
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
 
 
 class Parrot:
@@ -123,7 +150,7 @@ class Parrot:
         return replace(voice, meta=meta, language=voice.language or language)
 
     def prepare(self, text: str, lang: str | None = None) -> PreparedText:
-        """Validate and normalise ``text``; raises ``InputError`` with the reason if it cannot be spoken."""
+        """Validate, parse markup and normalise ``text``; raises ``InputError`` saying why it cannot be spoken."""
         if not isinstance(text, str):
             raise InputError("text must be a string")
         if len(text) > self.settings.max_text_chars:
@@ -131,14 +158,46 @@ class Parrot:
                 f"text is {len(text):,} characters; the limit is {self.settings.max_text_chars:,} "
                 "(split it, or raise PARROT_MAX_TEXT_CHARS)"
             )
-        # The normaliser is the one place that drops control and invisible characters.
-        normalized = normalize(strip_tags(text)[0])  # never speak markup the engine cannot act on
-        if not normalized.strip():
+        lang = check_language(lang)
+        markup = parse_markup(text, self.engine.languages)  # markup is never spoken
+        native = getattr(self.engine, "native_markup", False)
+        warnings = list(markup.warnings)
+        pieces: list[Piece] = []
+        for piece in markup.pieces:
+            if isinstance(piece, Words):
+                # The normaliser is the one place that drops control and invisible characters.
+                words = normalize(piece.text)
+                if words.strip():
+                    pieces.append(replace(piece, text=words))
+                elif "\n" in piece.text and pieces:
+                    pieces.append(Pause(0.45))
+            elif isinstance(piece, Sound) and not native and piece.kind not in RENDERED_SOUNDS:
+                warnings.append(f"[{piece.kind}] is not rendered by the {self.engine.name} engine; it was left out")
+            else:
+                pieces.append(piece)
+        words = [p for p in pieces if isinstance(p, Words)]
+        if not words and not any(isinstance(p, Sound) for p in pieces):
             raise InputError("text is empty; give some words to speak")
-        segments = split_languages(normalized, check_language(lang))
-        if not segments:
+        languages: list[str] = []
+        for piece in words:
+            languages += [s.lang for s in split_languages(piece.text, piece.lang or lang)]
+        if words and not languages:
             raise InputError("text has nothing speakable (only symbols, emoji or punctuation)")
-        return PreparedText(text, normalized, tuple(dict.fromkeys(s.lang for s in segments)))
+        offsets, position = [], 0
+        for piece in pieces:
+            offsets.append(position)
+            if isinstance(piece, Words):
+                position += len(piece.text) + 1
+        normalized = " ".join(p.text for p in words)
+        engine_text = rewrite_outside_markup(text, lambda run: normalize(run) if run.strip() else run) if native else ""
+        return PreparedText(
+            text,
+            normalized,
+            tuple(dict.fromkeys(languages)),
+            Script(tuple(pieces), tuple(offsets), normalized),
+            engine_text,
+            tuple(dict.fromkeys(warnings)),
+        )
 
     def stream(
         self,
@@ -148,20 +207,45 @@ class Parrot:
         speed: float = 1.0,
         lang: str | None = None,
         fast_start: bool = True,
-    ) -> Iterator[AudioChunk]:
-        """Validate now (errors raise before any audio), then yield audio chunks as they are made."""
+        instruction: str | None = None,
+    ) -> SpeechStream:
+        """Validate now (errors raise before any audio), then yield audio chunks as they are made.
+
+        ``instruction`` says how to speak ("用悲伤的语气慢慢说", "speak cheerfully and a bit faster"); what
+        cannot be followed is listed in the result's ``warnings``.
+        """
         options = self._options(speed, lang, fast_start)
         chosen = self.voice(voice)
         prepared = self.prepare(text, options.lang)
-        return self.engine.stream(prepared.normalized, chosen, options)
+        warnings = list(prepared.warnings)
+        understood = parse_instruction(instruction) if instruction and instruction.strip() else None
+        delivery = NEUTRAL
+        if understood is not None:
+            if getattr(self.engine, "native_instructions", False):
+                options = replace(options, instruction=understood.text)
+            else:
+                delivery = understood.prosody
+                warnings += understood.warnings
+        if getattr(self.engine, "native_markup", False):
+            chunks = self.engine.stream(prepared.engine_text, chosen, options)
+        else:
+            chunks = render(self.engine, prepared.script, chosen, options, delivery)
+        return SpeechStream(iter(chunks), tuple(dict.fromkeys(warnings)), understood)
 
     def say(
-        self, text: str, voice: str | Voice | None = None, *, speed: float = 1.0, lang: str | None = None
+        self,
+        text: str,
+        voice: str | Voice | None = None,
+        *,
+        speed: float = 1.0,
+        lang: str | None = None,
+        instruction: str | None = None,
     ) -> Speech:
         """The whole waveform at once (a thin wrapper over ``stream``)."""
-        chunks = [c.audio for c in self.stream(text, voice, speed=speed, lang=lang, fast_start=False)]
+        stream = self.stream(text, voice, speed=speed, lang=lang, fast_start=False, instruction=instruction)
+        chunks = [c.audio for c in stream]
         audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
-        return Speech(audio, self.sample_rate)
+        return Speech(audio, self.sample_rate, stream.warnings)
 
     @staticmethod
     def _options(speed: float, lang: str | None, fast_start: bool) -> SynthesisOptions:

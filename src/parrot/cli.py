@@ -25,6 +25,11 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("--stream", action="store_true", help="raw 16-bit mono PCM to stdout as it is made")
     say.add_argument("-v", "--voice", help="voice name (see `parrot voices list`)")
     say.add_argument("--speed", type=float, default=1.0, help="speaking rate, 0.5-2.0 (default 1.0)")
+    say.add_argument(
+        "-i",
+        "--instruct",
+        help="how to speak, e.g. 'speak cheerfully and a bit faster', '用悲伤的语气慢慢说', 'whisper'",
+    )
     say.add_argument("--lang", default="auto", help="zh, en, ja or auto (default: detect per run of text)")
     say.add_argument("--ref", help="clone a one-off voice from this clip (3-30 s, any format) instead of -v")
     say.add_argument("--ref-text", help="what the --ref clip says (default: transcribed automatically)")
@@ -111,7 +116,14 @@ def _say(args: argparse.Namespace) -> int:
     voice = tts.clone(args.ref, args.ref_text, name="ref") if args.ref else args.voice
     loaded = time.perf_counter()
     # A short first chunk only helps when audio is consumed while it is made.
-    chunks = tts.stream(text, voice, speed=args.speed, lang=args.lang, fast_start=to_stdout)
+    chunks = tts.stream(text, voice, speed=args.speed, lang=args.lang, fast_start=to_stdout, instruction=args.instruct)
+    for warning in chunks.warnings:  # reported even with --quiet: the request was not fully followed
+        print(f"parrot: warning: {warning}", file=sys.stderr)
+    if chunks.instruction is not None and not args.quiet:
+        print(
+            f"parrot: instruction understood as: {', '.join(chunks.instruction.understood) or 'nothing'}",
+            file=sys.stderr,
+        )
     first_audio: float | None = None
     seconds = 0.0
     if to_stdout:

@@ -17,16 +17,14 @@ cluster offsets, its F0 mapped, and resynthesised (about 0.04 s per second of au
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
-from types import ModuleType
 
 import numpy as np
 
 from ..errors import InputError
+from ..world import analyze, synthesize
 
 SAMPLE_RATE = 24_000
-FRAME_MS = 5.0
 BANDS = 48
 CLUSTERS = 8
 _FMIN = 50.0
@@ -52,11 +50,9 @@ class SpectralMap:
 
     def apply(self, audio: np.ndarray) -> np.ndarray:
         """Convert Parrot's 24 kHz audio towards the cloned speaker."""
-        pyworld = _pyworld()
-
         if audio.size < SAMPLE_RATE // 20:
             return audio
-        f0, sp, ap = _analyze(audio)
+        f0, sp, ap = analyze(audio, SAMPLE_RATE)
         band = _mel_matrix(sp.shape[1])
         logmel = np.log(sp @ band.T + 1e-12)
         weights = _soft_assign(logmel - logmel.mean(0), self.centroids)
@@ -66,10 +62,7 @@ class SpectralMap:
         mapped = np.zeros_like(f0)
         spread = float(np.clip(tgt_std / max(src_std, 1e-3), 0.5, 2.0))
         mapped[voiced] = np.exp((np.log(f0[voiced]) - src_mean) * spread + tgt_mean)
-        out = pyworld.synthesize(
-            np.ascontiguousarray(mapped), np.ascontiguousarray(sp * np.exp(gain)), ap, SAMPLE_RATE, FRAME_MS
-        ).astype(np.float32)
-        out = out[: audio.size]
+        out = synthesize(mapped, sp * np.exp(gain), ap, SAMPLE_RATE, audio.size)
         peak = float(np.abs(out).max()) if out.size else 0.0
         level = float(np.sqrt(np.mean(audio**2)) / max(np.sqrt(np.mean(out**2)), 1e-9))
         return np.clip(out * min(level, 0.95 / max(peak, 1e-9)), -1.0, 1.0).astype(np.float32)
@@ -90,13 +83,13 @@ class SpeakerFeatures:
 
 def analyze_speaker(audio: np.ndarray) -> SpeakerFeatures:
     """WORLD analysis of the speaker's 24 kHz recording, shared by every candidate base style."""
-    f0, sp, _ = _analyze(audio, aperiodicity=False)
+    f0, sp, _ = analyze(audio, SAMPLE_RATE, aperiodicity=False)
     return SpeakerFeatures(f0, np.log(sp @ _mel_matrix(sp.shape[1]).T + 1e-12))
 
 
 def fit_map(parrot: np.ndarray, speaker: SpeakerFeatures, clusters: int = CLUSTERS) -> SpectralMap:
     """Learn the mapping from Parrot's rendering (24 kHz) of a text to the speaker saying it."""
-    f0_s, sp_s, _ = _analyze(parrot, aperiodicity=False)
+    f0_s, sp_s, _ = analyze(parrot, SAMPLE_RATE, aperiodicity=False)
     src = _speech_frames(np.log(sp_s @ _mel_matrix(sp_s.shape[1]).T + 1e-12))
     tgt = _speech_frames(speaker.logmel)
     src -= src.mean(0)
@@ -137,24 +130,6 @@ def dtw(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         step = int(np.argmin((acc[i - 1, j - 1], acc[i - 1, j], acc[i, j - 1])))
         i, j = (i - 1, j - 1) if step == 0 else (i - 1, j) if step == 1 else (i, j - 1)
     return np.array(path_i[::-1]), np.array(path_j[::-1])
-
-
-def _pyworld() -> ModuleType:
-    with warnings.catch_warnings():  # it imports the deprecated pkg_resources
-        warnings.simplefilter("ignore")
-        import pyworld
-    return pyworld
-
-
-def _analyze(audio: np.ndarray, aperiodicity: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """WORLD F0, spectral envelope and (if asked) aperiodicity of 24 kHz audio."""
-    pyworld = _pyworld()
-    x = np.ascontiguousarray(audio, dtype=np.float64)
-    f0, times = pyworld.dio(x, SAMPLE_RATE, frame_period=FRAME_MS, f0_floor=60.0, f0_ceil=700.0)
-    f0 = pyworld.stonemask(x, f0, times, SAMPLE_RATE)
-    sp = pyworld.cheaptrick(x, f0, times, SAMPLE_RATE)
-    ap = pyworld.d4c(x, f0, times, SAMPLE_RATE) if aperiodicity else None
-    return f0, sp, ap
 
 
 def _mel_matrix(bins: int) -> np.ndarray:

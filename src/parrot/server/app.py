@@ -106,6 +106,20 @@ def _pieces(chunks: Iterator[AudioChunk], encoder: StreamEncoder | None) -> Iter
         yield Piece(None, tail)
 
 
+@dataclass(frozen=True)
+class SpeechJob:
+    """An admitted synthesis job and the response headers that describe it."""
+
+    job: Job[Piece]
+    headers: dict[str, str]  # X-Parrot-Sample-Rate, and X-Parrot-Warning / X-Parrot-Instruction when relevant
+    warnings: tuple[str, ...]
+
+
+def _header_value(text: str) -> str:
+    """HTTP headers are Latin-1: keep ASCII, writing anything else as \\uXXXX escapes."""
+    return text.encode("ascii", "backslashreplace").decode("ascii")
+
+
 class ServerState:
     """Everything one app instance owns: settings, the model, the scheduler, metrics, the recognizer."""
 
@@ -172,12 +186,19 @@ class ServerState:
         *,
         speed: float = 1.0,
         lang: str | None = None,
+        instruction: str | None = None,
         encoder: StreamEncoder | None = None,
-    ) -> Job[Piece]:
+    ) -> SpeechJob:
         """Validate now (raising ``InputError``/``ApiError``), then admit the job (``SchedulerError``)."""
         self.check_text(text)
-        chunks = self.tts.stream(text, self.voice(voice), speed=speed, lang=lang)
-        return self.scheduler.submit(_pieces(chunks, encoder))
+        stream = self.tts.stream(text, self.voice(voice), speed=speed, lang=lang, instruction=instruction)
+        job = self.scheduler.submit(_pieces(stream, encoder))
+        headers = {"X-Parrot-Sample-Rate": str(self.tts.sample_rate)}
+        if stream.warnings:
+            headers["X-Parrot-Warning"] = _header_value(" | ".join(stream.warnings))
+        if stream.instruction is not None:
+            headers["X-Parrot-Instruction"] = _header_value(", ".join(stream.instruction.understood) or "none")
+        return SpeechJob(job, headers, stream.warnings)
 
     async def consume(self, job: Job[Piece], route: str, started: float) -> AsyncIterator[Piece]:
         """The job's pieces, recording time-to-first-audio and audio produced; cancels the job when the

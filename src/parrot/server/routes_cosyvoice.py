@@ -16,10 +16,12 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import StreamingResponse
 
 from ..audio import StreamEncoder
+from ..errors import InputError
+from ..instruct import parse_instruction
 from ..voices.voice import Voice
 from .app import ServerState, State
 from .routes_openai import stream_audio
-from .schemas import INSTRUCTIONS_WARNING, ApiError, responses
+from .schemas import ApiError, responses
 
 router = APIRouter(tags=["cosyvoice"])
 F = TypeVar("F", bound=Callable[..., Any])
@@ -94,27 +96,51 @@ async def inference_cross_lingual(
     return await _speak_like_prompt(state, tts_text, prompt_wav, None)
 
 
+InstructText = Annotated[
+    str,
+    Form(description="How to speak, e.g. 'speak cheerfully', '用悲伤的语气慢慢说' (never spoken); "
+         "X-Parrot-Instruction says how it was understood, X-Parrot-Warning what cannot be followed"),
+]
+
+
+@_get_and_post(
+    "/inference_instruct",
+    summary="Speak with a voice by name (spk_id), delivered as instruct_text says",
+    responses={**_PCM_RESPONSE, **responses(400, 404, 429, 503)},
+)
+async def inference_instruct(
+    state: State,
+    tts_text: TtsText,
+    spk_id: Annotated[str, Form(description="A voice name (GET /v1/audio/voices)")],
+    instruct_text: InstructText,
+) -> StreamingResponse:
+    _check_instruction(instruct_text)
+    return _stream_pcm(state, tts_text, spk_id, "cosyvoice", time.perf_counter(), instruction=instruct_text)
+
+
 @_get_and_post(
     "/inference_instruct2",
-    summary="Speak in the voice of prompt_wav (instruct_text is accepted but not followed yet)",
-    description=_CLONING_NOTE + " The words of prompt_wav are transcribed with Whisper. The engine cannot "
-    f"follow instructions yet: the response carries `X-Parrot-Warning: {INSTRUCTIONS_WARNING}` and "
-    "instruct_text is never spoken.",
+    summary="Speak in the voice of prompt_wav, delivered as instruct_text says",
+    description=_CLONING_NOTE + " The words of prompt_wav are transcribed with Whisper; instruct_text is never "
+    "spoken.",
     responses={**_PCM_RESPONSE, **responses(400, 413, 429, 503)},
 )
 async def inference_instruct2(
     state: State,
     tts_text: TtsText,
-    instruct_text: Annotated[str, Form(description="How to speak, e.g. 'speak cheerfully' (not followed yet)")],
+    instruct_text: InstructText,
     prompt_wav: PromptWav,
 ) -> StreamingResponse:
-    if not instruct_text.strip():
-        raise ApiError(
-            400, "instruct_text is empty; say how the text should be spoken", param="instruct_text"
-        )
-    return await _speak_like_prompt(
-        state, tts_text, prompt_wav, None, warning=INSTRUCTIONS_WARNING
-    )
+    _check_instruction(instruct_text)
+    return await _speak_like_prompt(state, tts_text, prompt_wav, None, instruction=instruct_text)
+
+
+def _check_instruction(instruct_text: str) -> None:
+    """400 before any cloning work when the instruction is empty or too long."""
+    try:
+        parse_instruction(instruct_text)
+    except InputError as exc:
+        raise ApiError(400, str(exc), param="instruct_text") from exc
 
 
 async def _speak_like_prompt(
@@ -123,7 +149,7 @@ async def _speak_like_prompt(
     prompt_wav: UploadFile,
     prompt_text: str | None,
     *,
-    warning: str | None = None,
+    instruction: str | None = None,
 ) -> StreamingResponse:
     """Check the text first (cheap), then clone prompt_wav's voice and stream ``tts_text`` in it."""
     started = time.perf_counter()
@@ -133,7 +159,7 @@ async def _speak_like_prompt(
     voice = await state.clone_voice(
         data, prompt_text, name="prompt", param="prompt_wav", transcript_param="prompt_text", reuse=True
     )
-    return _stream_pcm(state, tts_text, voice, "cosyvoice_clone", started, warning=warning)
+    return _stream_pcm(state, tts_text, voice, "cosyvoice_clone", started, instruction=instruction)
 
 
 def _stream_pcm(
@@ -143,12 +169,10 @@ def _stream_pcm(
     route: str,
     started: float,
     *,
-    warning: str | None = None,
+    instruction: str | None = None,
 ) -> StreamingResponse:
-    rate = state.tts.sample_rate
-    job = state.start_speech(text, voice, encoder=StreamEncoder("pcm", rate))
-    headers = {"X-Parrot-Sample-Rate": str(rate)}
-    if warning:
-        headers["X-Parrot-Warning"] = warning
-    content = stream_audio(state, job, route, started)
-    return state.streaming_response(content, job, "application/octet-stream", headers)
+    speech = state.start_speech(
+        text, voice, instruction=instruction, encoder=StreamEncoder("pcm", state.tts.sample_rate)
+    )
+    content = stream_audio(state, speech.job, route, started)
+    return state.streaming_response(content, speech.job, "application/octet-stream", speech.headers)

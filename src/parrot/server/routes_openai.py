@@ -24,7 +24,6 @@ from .app import Piece, ServerState, State, to_api_error
 from .metrics import CONTENT_TYPE
 from .scheduler import Job
 from .schemas import (
-    INSTRUCTIONS_WARNING,
     ApiError,
     Health,
     ModelCard,
@@ -62,8 +61,9 @@ _AUDIO_CONTENT = {FORMATS[fmt].split(";")[0]: {} for fmt in get_args(SpeechForma
     responses={
         200: {
             "description": "Audio in `response_format`, sent in chunks as it is synthesized (or Server-Sent "
-            "Events when `stream_format` is `sse`). Headers: `X-Parrot-Sample-Rate`, and "
-            "`X-Parrot-Warning` when `instructions` were ignored.",
+            "Events when `stream_format` is `sse`). Headers: `X-Parrot-Sample-Rate`; `X-Parrot-Instruction` "
+            "(how `instructions` were understood, e.g. `happy, faster (a bit)`); `X-Parrot-Warning` when part of "
+            "the request cannot be followed (a dialect, singing, markup this engine leaves out).",
             "content": {**_AUDIO_CONTENT, "text/event-stream": {}},
         },
         **responses(400, 404, 429, 503),
@@ -72,12 +72,11 @@ _AUDIO_CONTENT = {FORMATS[fmt].split(";")[0]: {} for fmt in get_args(SpeechForma
 async def create_speech(body: SpeechRequest, state: State) -> StreamingResponse:
     started = time.perf_counter()
     voice = body.voice.id if isinstance(body.voice, VoiceRef) else body.voice
-    rate = state.tts.sample_rate
-    encoder = StreamEncoder(body.response_format, rate)
-    job = state.start_speech(body.input, voice, speed=body.speed, lang=body.lang, encoder=encoder)
-    headers = {"X-Parrot-Sample-Rate": str(rate)}
-    if body.instructions and body.instructions.strip():
-        headers["X-Parrot-Warning"] = INSTRUCTIONS_WARNING
+    encoder = StreamEncoder(body.response_format, state.tts.sample_rate)
+    speech = state.start_speech(
+        body.input, voice, speed=body.speed, lang=body.lang, instruction=body.instructions, encoder=encoder
+    )
+    job, headers = speech.job, speech.headers
     if body.stream_format == "sse":
         return state.streaming_response(
             _sse(state, job, body.input, started), job, "text/event-stream", headers

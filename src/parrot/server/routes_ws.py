@@ -2,7 +2,8 @@
 
 Client -> server, JSON text frames:
 
-* ``{"type": "session.update", "voice": .., "speed": .., "lang": .., "response_format": "pcm"}`` (optional,
+* ``{"type": "session.update", "voice": .., "speed": .., "lang": .., "instructions": .., "response_format": "pcm"}``
+  (optional,
   any subset; applies to text sent afterwards, ``response_format`` from the next utterance on)
 * ``{"type": "text.delta", "text": "..."}``: more text
 * ``{"type": "text.done"}``: no more text for now: speak the rest, then ``audio.done``
@@ -14,6 +15,7 @@ Server -> client, JSON text frames:
 * ``{"type": "audio.delta", "audio": "<base64>", "text": "...", "sample_rate": 24000}``: audio in the
   session's ``response_format`` (default ``pcm``: 16-bit little-endian mono). ``text`` is the phrase this
   audio begins, on its first delta, and "" on the deltas that continue it.
+* ``{"type": "warning", "message": "..."}``: part of the request cannot be followed (once per distinct message)
 * ``{"type": "audio.done"}`` after ``text.done``, once all audio is sent
 * ``{"type": "audio.cancelled"}`` acknowledges ``cancel``
 * ``{"type": "error", "error": {"message", "type", "param", "code"}}``; the session stays open unless the
@@ -44,6 +46,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from ..api import MAX_SPEED, MIN_SPEED
 from ..audio import FORMATS, StreamEncoder
 from ..errors import InputError
+from ..instruct import parse_instruction
 from ..text.segment import check_language
 from .app import Piece, ServerState, State, to_api_error
 from .scheduler import Job, QueueFull
@@ -95,6 +98,7 @@ class _Options:
     voice: str | None = None
     speed: float = 1.0
     lang: str | None = None
+    instructions: str | None = None
     response_format: str = "pcm"
 
 
@@ -124,6 +128,7 @@ class _Session:
         self.encoder: StreamEncoder | None = None
         self.generation = 0  # bumped by cancel: audio of older generations is never sent
         self.wake = asyncio.Event()
+        self.warned: set[str] = set()  # warnings already sent: each is sent once per session
         self._send_lock = asyncio.Lock()
 
     # -- client -> server ----------------------------------------------------------------------------
@@ -173,6 +178,11 @@ class _Session:
             changes["speed"] = float(speed)
         if "lang" in msg:
             changes["lang"] = check_language(msg["lang"])
+        if "instructions" in msg:
+            instructions = msg["instructions"] or None
+            if instructions is not None:
+                parse_instruction(instructions)  # reject bad ones now, not phrase by phrase
+            changes["instructions"] = instructions
         if "response_format" in msg:
             fmt = msg["response_format"]
             if fmt not in FORMATS:
@@ -227,7 +237,9 @@ class _Session:
             phrase = self.pending[0]
             opts = phrase.options
             try:
-                job = self.state.start_speech(phrase.text, opts.voice, speed=opts.speed, lang=opts.lang)
+                speech = self.state.start_speech(
+                    phrase.text, opts.voice, speed=opts.speed, lang=opts.lang, instruction=opts.instructions
+                )
             except QueueFull as exc:
                 if time.perf_counter() - phrase.queued < ADMISSION_WAIT:
                     return min(float(exc.retry_after), 1.0)
@@ -239,7 +251,11 @@ class _Session:
                 await self.send_error(exc)
                 continue
             self.pending.popleft()
-            self.inflight.append((phrase, job))
+            self.inflight.append((phrase, speech.job))
+            for message in speech.warnings:
+                if message not in self.warned:
+                    self.warned.add(message)
+                    await self.send({"type": "warning", "message": message})
         return None
 
     async def play(self, phrase: _Phrase, job: Job[Piece]) -> None:

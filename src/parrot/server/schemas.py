@@ -11,9 +11,6 @@ SpeechModel = Literal["tts-1", "tts-1-hd", "gpt-4o-mini-tts", "parrot", "kokoro"
 SpeechFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
 TranscriptionFormat = Literal["json", "text", "verbose_json"]
 
-INSTRUCTIONS_WARNING = "instructions are not supported by this engine yet; speaking neutrally"
-
-
 # -- errors ---------------------------------------------------------------------------------------
 
 _ERROR_TYPES = {
@@ -127,8 +124,11 @@ class SpeechRequest(BaseModel):
     speed: float = Field(1.0, description="Speaking rate; Parrot supports 0.5 to 2.0")
     instructions: str | None = Field(
         None,
-        description="Accepted but not used yet; the response then carries the header "
-        f"X-Parrot-Warning: {INSTRUCTIONS_WARNING}",
+        description="How to speak, in English or Chinese: emotion, style, rate, pitch, loudness, e.g. "
+        "'speak cheerfully and a bit faster', '用悲伤的语气慢慢说', 'whisper', '像播音员一样'. Never spoken. "
+        "X-Parrot-Instruction says how it was understood; X-Parrot-Warning lists what cannot be followed "
+        "(dialects, singing, character voices).",
+        max_length=500,
     )
     stream_format: Literal["audio", "sse"] = Field(
         "audio",

@@ -16,7 +16,8 @@ const I18N = {
     routeZeroShot: "one-off clone (/inference_zero_shot)", routeSaved: "save the voice, then /v1/audio/speech",
     voiceName: "voice name", saveToLibrary: "Save to library",
     crossHint: "The clip can be in one language and the text in another (Mandarin, English, Japanese).",
-    instruction: "Instruction", instructHint: "The engine does not follow instructions yet: it speaks neutrally and says so.",
+    instruction: "Instruction", instructHint: "Emotion, style, rate, pitch and loudness, in English or Chinese, for any voice (cloned ones too). Tags in the text: sounds, emphasis, pauses, language. Dialects, singing and character voices are beyond the embedded engine: you are told when a request asks for them.",
+    understood: "Instruction understood as: {what}",
     speed: "Speed", streaming: "Streaming", generate: "Generate", stop: "Stop", download: "Download WAV",
     history: "History (this session)", historyEmpty: "Nothing generated yet.", library: "Voice library",
     importVoice: "Import a .voice file", importName: "new name (optional)", import: "Import",
@@ -37,7 +38,8 @@ const I18N = {
     instructText: "I can't believe we finally made it to the top of the mountain!",
     instructions: ["Speak cheerfully, with excitement", "Whisper softly", "Speak slowly and calmly, like a news anchor",
       "Sound sad and tired", "用四川话说", "用开心的语气说"],
-    tags: ["[laughter]", "[breath]", "<strong>important</strong>", "[sigh]"],
+    tags: ["[laughter]", "[breath]", "<strong>important</strong>", "[sigh]", "[pause:1s]", '<break time="500ms"/>',
+      '<prosody rate="slow" pitch="low">slowly</prosody>', "<|zh|>"],
     networkError: "Could not reach the server: {msg}", httpError: "The server answered {status} {text}",
     stopped: "stopped",
   },
@@ -49,7 +51,8 @@ const I18N = {
     routeZeroShot: "临时复刻（/inference_zero_shot）", routeSaved: "先保存音色，再用 /v1/audio/speech",
     voiceName: "音色名称", saveToLibrary: "保存到音色库",
     crossHint: "音频可以是一种语言，文本是另一种语言（中文、英文、日文）。",
-    instruction: "指令", instructHint: "引擎暂不支持指令控制：会以中性语气朗读，并给出提示。",
+    instruction: "指令", instructHint: "用中文或英文描述情绪、风格、语速、音调和音量，适用于所有音色（包括复刻音色）。文本中可插入声音、重读、停顿和语种标签。方言、唱歌和角色音超出内置引擎的能力，请求中出现时会给出提示。",
+    understood: "指令理解为：{what}",
     speed: "语速", streaming: "流式播放", generate: "生成音频", stop: "停止", download: "下载 WAV",
     history: "本次生成记录", historyEmpty: "还没有生成内容。", library: "音色库",
     importVoice: "导入 .voice 文件", importName: "新名称（可选）", import: "导入",
@@ -70,7 +73,8 @@ const I18N = {
     instructText: "我们终于爬到山顶了，真是太不容易了！",
     instructions: ["用开心的语气说", "用悲伤的语气说", "轻声细语地说", "像新闻主播一样，语速慢一点",
       "用四川话说", "Speak cheerfully, with excitement"],
-    tags: ["[laughter]", "[breath]", "<strong>重点</strong>", "[sigh]"],
+    tags: ["[laughter]", "[breath]", "<strong>重点</strong>", "[sigh]", "[pause:1s]", '<break time="500ms"/>',
+      '<prosody rate="slow" pitch="low">慢慢地</prosody>', "<|en|>"],
     networkError: "无法连接服务器：{msg}", httpError: "服务器返回 {status} {text}",
     stopped: "已停止",
   },
@@ -165,6 +169,12 @@ function showWarning(message) {
   const box = $("warning");
   box.textContent = message || "";
   box.classList.toggle("hidden", !message);
+}
+
+function showUnderstood(what) {
+  const box = $("understood");
+  box.textContent = what ? t("understood", { what }) : "";
+  box.classList.toggle("hidden", !what);
 }
 
 function report(err) {
@@ -440,7 +450,7 @@ async function buildRequest(streaming) {
 
 async function generate() {
   if (current) return;
-  showError(""); showWarning("");
+  showError(""); showWarning(""); showUnderstood(null);
   const streaming = $("streaming").checked;
   const controller = new AbortController();
   current = { controller, sources: [] };
@@ -456,6 +466,7 @@ async function generate() {
       : await jsonPost(req.path, req.body, controller.signal);
     const warning = response.headers.get("X-Parrot-Warning");
     if (warning) showWarning(warning);
+    showUnderstood(response.headers.get("X-Parrot-Instruction"));
     const rate = Number(response.headers.get("X-Parrot-Sample-Rate")) || SAMPLE_RATE;
     const rawPcm = streaming || req.pcm;
     const result = rawPcm
