@@ -179,8 +179,9 @@ class Parrot:
         if not words and not any(isinstance(p, Sound) for p in pieces):
             raise InputError("text is empty; give some words to speak")
         languages: list[str] = []
-        for piece in words:
-            languages += [s.lang for s in split_languages(piece.text, piece.lang or lang)]
+        for piece in words:  # (Cantonese, for engines that speak it, is segmented as Chinese script)
+            forced = "zh" if piece.lang == "yue" else piece.lang
+            languages += [piece.lang or s.lang for s in split_languages(piece.text, forced or lang)]
         if words and not languages:
             raise InputError("text has nothing speakable (only symbols, emoji or punctuation)")
         offsets, position = [], 0
@@ -189,7 +190,7 @@ class Parrot:
             if isinstance(piece, Words):
                 position += len(piece.text) + 1
         normalized = " ".join(p.text for p in words)
-        engine_text = rewrite_outside_markup(text, lambda run: normalize(run) if run.strip() else run) if native else ""
+        engine_text = rewrite_outside_markup(text, _normalize_run) if native else ""
         return PreparedText(
             text,
             normalized,
@@ -256,6 +257,14 @@ class Parrot:
         if not MIN_SPEED <= speed <= MAX_SPEED:
             raise InputError(f"speed {speed} is out of range; use {MIN_SPEED} to {MAX_SPEED}")
         return SynthesisOptions(speed=speed, lang=check_language(lang), fast_start=fast_start)
+
+
+def _normalize_run(run: str) -> str:
+    """Normalise the words between two tags, keeping the spaces that separate them from the tags."""
+    core = run.strip()
+    if not core:
+        return run
+    return run[: len(run) - len(run.lstrip())] + normalize(core) + run[len(run.rstrip()) :]
 
 
 def load_engine(name: str | None, settings: Settings) -> Engine:

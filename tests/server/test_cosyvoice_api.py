@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from parrot.audio import encode
-from parrot.server.schemas import INSTRUCTIONS_WARNING
 
 
 @pytest.fixture(scope="module")
@@ -70,15 +69,27 @@ def test_cross_lingual_and_instruct2(http: httpx.Client, reference_mp3: bytes) -
     headers, plain = _pcm(http, "/inference_cross_lingual", {"tts_text": "你好，今天天气很好。"}, reference_mp3)
     rate = int(headers["x-parrot-sample-rate"])
     assert 1.0 < len(plain) / rate < 6.0
-    # instruct2 with the same prompt reuses its clone (no second wait); the instruction is not followed and
-    # never spoken, so the speech is as long as without it.
+    # instruct2 with the same prompt reuses its clone (no second wait); the instruction is followed (slower),
+    # never spoken, and its pirate part reported as beyond the engine.
     form = {"tts_text": "你好，今天天气很好。", "instruct_text": "Speak like a pirate, very slowly and loudly."}
     clones = _clone_count(http)
     headers, instructed = _pcm(http, "/inference_instruct2", form, reference_mp3)
-    assert headers["x-parrot-warning"] == INSTRUCTIONS_WARNING
-    assert abs(len(instructed) - len(plain)) / rate < 0.3
+    assert "different kind of voice" in headers["x-parrot-warning"]
+    assert headers["x-parrot-instruction"] == "slower (very), louder"
+    assert len(instructed) > 1.25 * len(plain)
     assert _clone_count(http) == clones
     assert {v["name"] for v in http.get("/v1/audio/voices").json()["voices"]} == before  # nothing saved
+
+
+def test_instruct_with_a_named_voice(http: httpx.Client) -> None:
+    form = {"tts_text": "Hello there.", "spk_id": "jm_kumo"}
+    plain = http.post("/inference_sft", data=form)
+    whisper = http.post("/inference_instruct", data={**form, "instruct_text": "whisper"})
+    assert whisper.status_code == 200 and whisper.headers["x-parrot-instruction"] == "whisper"
+    loudness = [np.sqrt(np.mean(np.frombuffer(r.content, "<i2").astype(float) ** 2)) for r in (plain, whisper)]
+    assert loudness[1] < 0.7 * loudness[0]
+    empty = http.post("/inference_instruct", data={**form, "instruct_text": " "})
+    assert empty.status_code == 400 and empty.json()["error"]["param"] == "instruct_text"
 
 
 def _clone_count(http: httpx.Client) -> float:

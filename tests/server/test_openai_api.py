@@ -11,7 +11,6 @@ import pytest
 from openai import OpenAI
 
 from parrot.audio import FORMATS, decode
-from parrot.server.schemas import INSTRUCTIONS_WARNING
 
 SHORT = "Hello world."
 LONG = (
@@ -94,19 +93,31 @@ def test_sse_stream_format(server, http: httpx.Client) -> None:  # noqa: ANN001
     assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
 
 
-def test_instructions_are_accepted_with_a_warning(http: httpx.Client) -> None:
-    body = {
-        "input": SHORT,
-        "voice": "coral",
-        "instructions": "Speak like a pirate.",
-        "response_format": "pcm",
-    }
+def test_instructions_are_followed_and_reported(http: httpx.Client) -> None:
+    body = {"input": "Hello there, how are you today?", "voice": "coral", "response_format": "pcm"}
+    plain = http.post("/v1/audio/speech", json=body)
+    slow = http.post("/v1/audio/speech", json={**body, "instructions": "Speak much more slowly, and sadly."})
+    assert slow.status_code == 200
+    assert slow.headers["x-parrot-instruction"] == "slower (very), sad"
+    assert "x-parrot-warning" not in slow.headers and "x-parrot-instruction" not in plain.headers
+    assert len(slow.content) > 1.4 * len(plain.content)  # the instruction is followed, not spoken
+
+
+def test_instructions_beyond_the_engine_are_reported(http: httpx.Client) -> None:
+    body = {"input": SHORT, "instructions": "用四川话说，开心一点", "response_format": "pcm"}
     response = http.post("/v1/audio/speech", json=body)
     assert response.status_code == 200
-    assert response.headers["x-parrot-warning"] == INSTRUCTIONS_WARNING
-    assert (
-        "x-parrot-warning" not in http.post("/v1/audio/speech", json={**body, "instructions": None}).headers
-    )
+    assert "dialects" in response.headers["x-parrot-warning"]
+    assert response.headers["x-parrot-instruction"] == "happy (a bit)"
+
+
+def test_bad_instructions_and_markup_are_400(http: httpx.Client) -> None:
+    too_long = http.post("/v1/audio/speech", json={"input": SHORT, "instructions": "x" * 501})
+    assert too_long.status_code == 400
+    bad_pause = http.post("/v1/audio/speech", json={"input": "Wait [pause:forever] now."})
+    assert bad_pause.status_code == 400 and "pause" in bad_pause.json()["error"]["message"]
+    korean = http.post("/v1/audio/speech", json={"input": "<|ko|>annyeong"})
+    assert korean.status_code == 400 and "ko" in korean.json()["error"]["message"]
 
 
 def test_voice_object_and_aliases(http: httpx.Client) -> None:

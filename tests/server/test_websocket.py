@@ -51,6 +51,19 @@ def test_audio_arrives_while_text_is_still_coming(server) -> None:  # noqa: ANN0
     assert 1.0 < len(pcm) / 2 / 24_000 < 6.0
 
 
+def test_instructions_apply_and_warnings_come_once(server) -> None:  # noqa: ANN001
+    with connect(f"{server.ws_url}/v1/audio/speech/stream") as ws:
+        send(ws, type="session.update", instructions="sing it, slowly")
+        assert receive(ws)["session"]["instructions"] == "sing it, slowly"
+        send(ws, type="text.delta", text="One. Two. Three.")
+        send(ws, type="text.done")
+        messages = until(ws, "audio.done")
+        warnings = [m for m in messages if m["type"] == "warning"]
+        assert len(warnings) == 1 and "sing" in warnings[0]["message"]
+        send(ws, type="session.update", instructions="x" * 501)
+        assert receive(ws)["type"] == "error"
+
+
 def test_cancel_stops_the_work(serve, fake_parrot, wait_until) -> None:  # noqa: ANN001
     tts = fake_parrot(delay=0.05)
     with serve(create_app(tts, ServerSettings(workers=2, max_jobs=4))) as srv:
