@@ -51,7 +51,7 @@ def tiny_flow() -> CausalMaskedDiffWithXvec:
     return model.eval()
 
 
-def _flow_inputs(token_count: int | None = None) -> dict[str, torch.Tensor]:
+def flow_inputs(token_count: int | None = None) -> dict[str, torch.Tensor]:
     """Reference inference arguments (all prompt data; the first ``token_count`` new tokens, default all)."""
     token = _v("flow.in.token")[:, :token_count]
     prompt_token, prompt_feat = _v("flow.in.prompt_token"), _v("flow.in.prompt_feat")
@@ -62,8 +62,8 @@ def _flow_inputs(token_count: int | None = None) -> dict[str, torch.Tensor]:
 
 
 @functools.cache
-def _flow_mel(streaming: bool, finalize: bool, token_count: int | None = None) -> torch.Tensor:
-    mel, cache = tiny_flow().inference(**_flow_inputs(token_count), streaming=streaming, finalize=finalize)
+def flow_mel(streaming: bool, finalize: bool, token_count: int | None = None) -> torch.Tensor:
+    mel, cache = tiny_flow().inference(**flow_inputs(token_count), streaming=streaming, finalize=finalize)
     assert cache is None
     return mel
 
@@ -133,7 +133,7 @@ def _noise_full_sum() -> tuple[torch.Tensor, torch.Tensor]:
 
 def _mel_check(key: str, streaming: bool, finalize: bool, token_count: int | None = None,
                from_frame: int = 0) -> Check:
-    return Check(key, FLOW_ATOL, lambda: (_flow_mel(streaming, finalize, token_count)[:, :, from_frame:], _v(key)))
+    return Check(key, FLOW_ATOL, lambda: (flow_mel(streaming, finalize, token_count)[:, :, from_frame:], _v(key)))
 
 
 FLOW_CHECKS: list[Check] = [

@@ -131,10 +131,14 @@ class SourceNoise:
     @classmethod
     def draw(cls, batch: int, length: int, dim: int, generator: torch.Generator | None = None,
              device: torch.device | None = None) -> SourceNoise:
-        """Draw fresh values (from ``generator`` if given, else the global RNG)."""
+        """Draw fresh values (from ``generator`` if given, else the global RNG).
+
+        The noise fills a ``[B, L, H]`` view of harmonic-major memory, the layout of the reference's ``randn_like``
+        on its transposed sine tensor; torch's sampling depends on that layout, so equal seeds give equal draws.
+        """
         rand_ini = torch.rand(batch, dim, generator=generator, device=device)
         rand_ini[:, 0] = 0
-        sine_noise = torch.randn(batch, length, dim, generator=generator, device=device)
+        sine_noise = torch.empty(batch, dim, length, device=device).transpose(1, 2).normal_(generator=generator)
         return cls(rand_ini, sine_noise)
 
 
