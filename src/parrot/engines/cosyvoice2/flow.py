@@ -147,7 +147,7 @@ class CausalMaskedDiffWithXvec(nn.Module):
         self.input_embedding = nn.Embedding(vocab_size, input_size)
         self.spk_embed_affine_layer = nn.Linear(spk_embed_dim, output_size)
         self.encoder = encoder
-        self.encoder_proj = nn.Linear(encoder.after_norm.normalized_shape[0], output_size)
+        self.encoder_proj = nn.Linear(encoder.output_size, output_size)
         self.decoder = decoder
 
     @classmethod
@@ -178,16 +178,16 @@ class CausalMaskedDiffWithXvec(nn.Module):
         return self.encoder(embedded[:, :split], context=embedded[:, split:], streaming=streaming)
 
     @staticmethod
-    def _check_lengths(name: str, values: torch.Tensor, lengths: torch.Tensor, dim: int = 1) -> None:
+    def _check_lengths(name: str, values: torch.Tensor, lengths: torch.Tensor | int, dim: int = 1) -> None:
         if values.size(0) != 1:
             raise ValueError(f"flow inference takes a batch of one, got {name} with batch {values.size(0)}")
-        length = int(lengths.reshape(-1)[0])
+        length = int(torch.as_tensor(lengths).reshape(-1)[0])
         if length != values.size(dim):
             raise ValueError(f"{name}_len {length} does not match the length of {name} ({values.size(dim)})")
 
     @torch.inference_mode()
-    def inference(self, token: torch.Tensor, token_len: torch.Tensor, prompt_token: torch.Tensor,
-                  prompt_token_len: torch.Tensor, prompt_feat: torch.Tensor, prompt_feat_len: torch.Tensor,
+    def inference(self, token: torch.Tensor, token_len: torch.Tensor | int, prompt_token: torch.Tensor,
+                  prompt_token_len: torch.Tensor | int, prompt_feat: torch.Tensor, prompt_feat_len: torch.Tensor | int,
                   embedding: torch.Tensor, streaming: bool, finalize: bool) -> tuple[torch.Tensor, None]:
         """Mel ``[1, 80, T]`` for ``token`` ``[1, N]``, conditioned on the prompt and speaker (reference semantics).
 

@@ -182,6 +182,7 @@ class UpsampleConformerEncoder(nn.Module):
         super().__init__()
         if input_size != output_size:
             raise ValueError("the lookahead/upsample layers need input_size == output_size")
+        self.output_size = output_size
         self.static_chunk_size = static_chunk_size
         self.embed = LinearInput(input_size, output_size)
         self.pre_lookahead_layer = PreLookaheadLayer(output_size, pre_lookahead_len)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -81,7 +81,7 @@ class Snake(nn.Module):
 class ResBlock(nn.Module):
     """HiFi-GAN residual block: per dilation, Snake -> dilated conv -> Snake -> conv, added to the input."""
 
-    def __init__(self, channels: int, kernel_size: int, dilations: list[int]) -> None:
+    def __init__(self, channels: int, kernel_size: int, dilations: Sequence[int]) -> None:
         super().__init__()
         self.convs1 = nn.ModuleList(
             weight_norm(nn.Conv1d(channels, channels, kernel_size, dilation=d, padding=_padding(kernel_size, d)))
@@ -192,12 +192,12 @@ class HiFTGenerator(nn.Module):
 
     def __init__(self, f0_predictor: ConvRNNF0Predictor, in_channels: int = 80, base_channels: int = 512,
                  nb_harmonics: int = 8, sampling_rate: int = 24000, nsf_alpha: float = 0.1, nsf_sigma: float = 0.003,
-                 nsf_voiced_threshold: float = 10, upsample_rates: tuple[int, ...] = (8, 5, 3),
-                 upsample_kernel_sizes: tuple[int, ...] = (16, 11, 7), n_fft: int = 16, hop_len: int = 4,
-                 resblock_kernel_sizes: tuple[int, ...] = (3, 7, 11),
-                 resblock_dilation_sizes: tuple[list[int], ...] = ([1, 3, 5], [1, 3, 5], [1, 3, 5]),
-                 source_resblock_kernel_sizes: tuple[int, ...] = (7, 7, 11),
-                 source_resblock_dilation_sizes: tuple[list[int], ...] = ([1, 3, 5], [1, 3, 5], [1, 3, 5]),
+                 nsf_voiced_threshold: float = 10, upsample_rates: Sequence[int] = (8, 5, 3),
+                 upsample_kernel_sizes: Sequence[int] = (16, 11, 7), n_fft: int = 16, hop_len: int = 4,
+                 resblock_kernel_sizes: Sequence[int] = (3, 7, 11),
+                 resblock_dilation_sizes: Sequence[Sequence[int]] = ((1, 3, 5), (1, 3, 5), (1, 3, 5)),
+                 source_resblock_kernel_sizes: Sequence[int] = (7, 7, 11),
+                 source_resblock_dilation_sizes: Sequence[Sequence[int]] = ((1, 3, 5), (1, 3, 5), (1, 3, 5)),
                  lrelu_slope: float = 0.1, audio_limit: float = 0.99) -> None:
         super().__init__()
         if sampling_rate == 22050:
@@ -218,7 +218,7 @@ class HiFTGenerator(nn.Module):
             for i, (u, k) in enumerate(zip(upsample_rates, upsample_kernel_sizes, strict=True)))
         # Source STFT frames are brought to each upsampling stage's rate: strides are the cumulative rates still
         # to come (e.g. 15, 3, 1 for rates 8, 5, 3).
-        rates = [1, *upsample_rates[::-1][:-1]]
+        rates = [1, *list(upsample_rates)[::-1][:-1]]
         strides = [math.prod(rates[:i + 1]) for i in range(len(rates))][::-1]
         self.source_downs = nn.ModuleList()
         self.source_resblocks = nn.ModuleList()
