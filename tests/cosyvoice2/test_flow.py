@@ -19,6 +19,17 @@ def test_real_size_flow_has_exactly_the_checkpoint_keys_and_shapes() -> None:
     model.load_state_dict(refdata.meta_state_dict("flow.pt"), strict=True)
 
 
+def test_real_size_flow_forward_shapes() -> None:
+    """The real-size graph runs end to end (on the meta device: shapes only, one Euler step to keep it quick)."""
+    with torch.device("meta"):
+        model = CausalMaskedDiffWithXvec.from_config(real_flow_config()).eval()
+        model.n_timesteps = 1
+        mel, _ = model.inference(torch.zeros(1, 28, dtype=torch.long), 28, torch.zeros(1, 10, dtype=torch.long), 10,
+                                 torch.zeros(1, 20, 80), 20, torch.zeros(1, 192), streaming=True, finalize=False)
+    # 10 prompt + 28 new tokens, the last 3 only lookahead: (10 + 25) * 2 frames minus the 20 prompt frames.
+    assert mel.shape == (1, 80, 50)
+
+
 def test_real_flow_config_agrees_with_the_manifest_hyper_parameters() -> None:
     hp = refdata.manifest()["hyper_parameters"]["flow"]
     cfg = real_flow_config()

@@ -29,6 +29,39 @@ def test_real_size_hift_has_exactly_the_checkpoint_keys_and_shapes() -> None:
     model.load_reference_state_dict(_legacy_names(refdata.meta_state_dict("hift.pt")), strict=True)
 
 
+def test_real_hift_config_agrees_with_the_manifest_hyper_parameters() -> None:
+    hp = refdata.manifest()["hyper_parameters"]["hift"]
+    kw = real_hift_config()["kwargs"]
+    assert kw["upsample_rates"] == hp["upsample_rates"]
+    assert (kw["istft_params"]["n_fft"], kw["istft_params"]["hop_len"]) == (hp["istft_n_fft"], hp["istft_hop"])
+    assert kw["nb_harmonics"] == hp["nb_harmonics"] and kw["audio_limit"] == hp["audio_limit"]
+    assert kw["sampling_rate"] == refdata.manifest()["hyper_parameters"]["sample_rate"]
+    # The tiny model keeps every rate, kernel and iSTFT setting; only the widths shrink.
+    tiny = dict(refdata.tiny_config()["hift"]["kwargs"])
+    assert tiny.pop("base_channels") < kw.pop("base_channels")
+    assert tiny == kw
+
+
+def test_real_size_hift_runs_at_480_samples_per_frame() -> None:
+    model = HiFTGenerator.from_config(real_hift_config()).eval()
+    assert model.upsample_scale == refdata.manifest()["hyper_parameters"]["hift"]["samples_per_mel_frame"]
+    speech, source = model.inference(torch.randn(1, 80, 2, generator=torch.Generator().manual_seed(1)),
+                                     generator=torch.Generator().manual_seed(2))
+    assert speech.shape == (1, 960) and source.shape == (1, 1, 960)
+    assert torch.isfinite(speech).all() and speech.abs().max() <= 0.99
+
+
+def test_fused_weight_norm_gives_the_same_audio() -> None:
+    vec = refdata.vectors()
+    model = HiFTGenerator.from_config(refdata.tiny_config()["hift"]).eval()
+    model.load_state_dict(refdata.tiny_state("hift"))
+    model.fuse_weight_norm()
+    assert not any("parametrizations" in key for key in model.state_dict())
+    with torch.inference_mode():
+        speech = model.decode(vec["hift.in.mel"], vec["hift.source"])
+    assert (speech - vec["hift.decode_given_source"]).abs().max() <= parity.HIFT_ATOL
+
+
 def test_legacy_weight_norm_names_load_the_same_weights() -> None:
     state = refdata.tiny_state("hift")
     legacy = _legacy_names(state)

@@ -181,7 +181,7 @@ class CausalMaskedDiffWithXvec(nn.Module):
     def _check_lengths(name: str, values: torch.Tensor, lengths: torch.Tensor | int, dim: int = 1) -> None:
         if values.size(0) != 1:
             raise ValueError(f"flow inference takes a batch of one, got {name} with batch {values.size(0)}")
-        length = int(torch.as_tensor(lengths).reshape(-1)[0])
+        length = lengths if isinstance(lengths, int) else int(lengths.reshape(-1)[0])
         if length != values.size(dim):
             raise ValueError(f"{name}_len {length} does not match the length of {name} ({values.size(dim)})")
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import weight_norm
 
 _REAL_HIFT_CONFIG: dict = {
@@ -245,6 +246,13 @@ class HiFTGenerator(nn.Module):
     def load_reference_state_dict(self, state: Mapping[str, torch.Tensor], strict: bool = True) -> None:
         """Load a reference ``hift.pt`` state dict (legacy weight-norm names and ``generator.`` prefix accepted)."""
         self.load_state_dict(normalize_hift_state_dict(state), strict=strict)
+
+    def fuse_weight_norm(self) -> None:
+        """Bake the weight-norm parametrisations into plain weights (after loading; saves recomputing them on
+        every call). The state dict then has plain ``weight`` keys instead of ``parametrizations.weight.*``."""
+        for module in self.modules():
+            if parametrize.is_parametrized(module, "weight"):
+                parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)
 
     def _window(self, x: torch.Tensor) -> torch.Tensor:
         # Periodic Hann, computed in float64 like scipy's get_window("hann", n_fft, fftbins=True).
