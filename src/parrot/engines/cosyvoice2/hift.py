@@ -146,8 +146,8 @@ class SourceNoise:
 class SineGen2(nn.Module):
     """Harmonic sine excitation at the audio rate from a sample-rate f0 track (reference ``SineGen2``).
 
-    The per-sample phase increment is averaged down to the frame rate (linear interpolation by 1/upsample_scale),
-    integrated there and linearly interpolated back up, which keeps the phase smooth across frames.
+    The per-sample phase increment is resampled to the frame rate (linear interpolation by 1/upsample_scale),
+    integrated there and linearly interpolated back up (scaled by upsample_scale), which keeps the phase smooth.
     """
 
     def __init__(self, sampling_rate: int, upsample_scale: int, harmonic_num: int = 8, sine_amp: float = 0.1,
@@ -262,9 +262,11 @@ class HiFTGenerator(nn.Module):
                generator: torch.Generator | None = None) -> torch.Tensor:
         """Excitation ``[B, 1, L]`` for frame-rate ``f0`` ``[B, T]`` (``L = 480 T``); draws noise unless given."""
         f0_samples = F.interpolate(f0[:, None], scale_factor=float(self.upsample_scale)).transpose(1, 2)
+        shape = (f0.size(0), f0_samples.size(1), self.m_source.l_sin_gen.dim)
         if noise is None:
-            noise = SourceNoise.draw(f0.size(0), f0_samples.size(1), self.m_source.l_sin_gen.dim, generator,
-                                     f0.device)
+            noise = SourceNoise.draw(*shape, generator=generator, device=f0.device)
+        elif tuple(noise.sine_noise.shape) != shape:
+            raise ValueError(f"source noise has shape {tuple(noise.sine_noise.shape)}, expected {shape}")
         return self.m_source(f0_samples, noise).transpose(1, 2)
 
     def decode(self, x: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
