@@ -46,9 +46,7 @@ def _v(key: str) -> torch.Tensor:
 @functools.cache
 def tiny_flow() -> CausalMaskedDiffWithXvec:
     """The tiny reference flow with its float32 weights, in eval mode."""
-    model = CausalMaskedDiffWithXvec.from_config(refdata.tiny_config()["flow"])
-    model.load_state_dict(refdata.tiny_state("flow"), strict=True)
-    return model.eval()
+    return CausalMaskedDiffWithXvec.from_state_dict(refdata.tiny_config()["flow"], refdata.tiny_state("flow"))
 
 
 def flow_inputs(token_count: int | None = None) -> dict[str, torch.Tensor]:
@@ -160,9 +158,7 @@ FLOW_CHECKS: list[Check] = [
 @functools.cache
 def tiny_hift() -> HiFTGenerator:
     """The tiny reference HiFT generator with its float32 weights, in eval mode."""
-    model = HiFTGenerator.from_config(refdata.tiny_config()["hift"])
-    model.load_state_dict(refdata.tiny_state("hift"), strict=True)
-    return model.eval()
+    return HiFTGenerator.from_state_dict(refdata.tiny_config()["hift"], refdata.tiny_state("hift"))
 
 
 def recorded_source_noise() -> SourceNoise:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import functools
+from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
@@ -161,6 +162,18 @@ class CausalMaskedDiffWithXvec(nn.Module):
                    input_size=kw["input_size"], output_size=kw["output_size"], spk_embed_dim=kw["spk_embed_dim"],
                    token_mel_ratio=kw["token_mel_ratio"], pre_lookahead_len=kw["pre_lookahead_len"],
                    n_timesteps=cfg.get("n_timesteps", 10))
+
+    @classmethod
+    def from_state_dict(cls, cfg: dict, state: Mapping[str, torch.Tensor]) -> CausalMaskedDiffWithXvec:
+        """Build from ``cfg`` and adopt the tensors of ``state`` (e.g. ``flow.pt``; strict), in eval mode.
+
+        The modules are created on the meta device, so the ~100M parameters are never randomly initialised; the
+        model takes the state's tensors as they are (their dtype and device).
+        """
+        with torch.device("meta"):
+            model = cls.from_config(cfg)
+        model.load_state_dict(state, strict=True, assign=True)
+        return model.eval()
 
     def project_speaker(self, embedding: torch.Tensor) -> torch.Tensor:
         """``[1, 192]`` x-vector -> ``[1, 80]`` speaker condition."""

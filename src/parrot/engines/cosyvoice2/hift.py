@@ -243,9 +243,22 @@ class HiFTGenerator(nn.Module):
         return cls(ConvRNNF0Predictor(**cfg["f0_predictor"]["kwargs"]), n_fft=istft["n_fft"],
                    hop_len=istft["hop_len"], **kw)
 
-    def load_reference_state_dict(self, state: Mapping[str, torch.Tensor], strict: bool = True) -> None:
+    @classmethod
+    def from_state_dict(cls, cfg: dict, state: Mapping[str, torch.Tensor]) -> HiFTGenerator:
+        """Build from ``cfg`` and adopt the tensors of a reference ``hift.pt`` state dict (strict), in eval mode.
+
+        Created on the meta device (no random initialisation); legacy names are accepted as in
+        ``load_reference_state_dict``.
+        """
+        with torch.device("meta"):
+            model = cls.from_config(cfg)
+        model.load_reference_state_dict(state, strict=True, assign=True)
+        return model.eval()
+
+    def load_reference_state_dict(self, state: Mapping[str, torch.Tensor], strict: bool = True,
+                                  assign: bool = False) -> None:
         """Load a reference ``hift.pt`` state dict (legacy weight-norm names and ``generator.`` prefix accepted)."""
-        self.load_state_dict(normalize_hift_state_dict(state), strict=strict)
+        self.load_state_dict(normalize_hift_state_dict(state), strict=strict, assign=assign)
 
     def fuse_weight_norm(self) -> None:
         """Bake the weight-norm parametrisations into plain weights (after loading; saves recomputing them on
