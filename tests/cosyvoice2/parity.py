@@ -1,40 +1,23 @@
 """Named parity checks of the PyTorch CosyVoice2 re-implementation against the recorded reference vectors.
 
-Each ``Check`` computes our tensor and the reference tensor for one vector; the tests assert them and
-``bench/cosyvoice2_parity.py`` prints the table. To add rows (e.g. the LLM), append ``Check`` objects to a list and
-include it in ``ALL_CHECKS``.
+Each ``Check`` (``checks.py``) computes our tensor and the reference tensor for one vector; the tests assert them
+and ``bench/cosyvoice2_parity.py`` prints the table of ``ALL_CHECKS``. To add rows (e.g. the LLM), put their
+``Check`` list into ``ALL_CHECKS``.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import refdata
 import torch
+from checks import Check
 
 from parrot.engines.cosyvoice2.flow import CausalMaskedDiffWithXvec, euler_schedule, reference_noise
 from parrot.engines.cosyvoice2.hift import HiFTGenerator, SourceNoise
 
 FLOW_ATOL = 1e-3
 HIFT_ATOL = 1e-4
-
-
-@dataclass(frozen=True)
-class Check:
-    """One reference vector: ``compute()`` returns ``(ours, reference)``; they must agree within ``atol``."""
-
-    name: str
-    atol: float
-    compute: Callable[[], tuple[torch.Tensor, torch.Tensor]]
-
-    def max_abs_error(self) -> float:
-        """Largest absolute difference (inf when the shapes differ)."""
-        ours, ref = self.compute()
-        if ours.shape != ref.shape:
-            return float("inf")
-        return (ours.double() - ref.double()).abs().max().item() if ours.numel() else 0.0
 
 
 def _v(key: str) -> torch.Tensor:

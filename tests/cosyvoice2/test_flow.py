@@ -6,6 +6,7 @@ import parity
 import pytest
 import refdata
 import torch
+from checks import Check
 
 from parrot.engines.cosyvoice2.flow import CausalMaskedDiffWithXvec, real_flow_config, reference_noise
 from parrot.engines.cosyvoice2.flow_encoder import chunk_attention_mask
@@ -48,7 +49,7 @@ def test_real_flow_config_agrees_with_the_manifest_hyper_parameters() -> None:
 
 
 @pytest.mark.parametrize("check", parity.FLOW_CHECKS, ids=lambda c: c.name)
-def test_flow_matches_reference_vector(check: parity.Check) -> None:
+def test_flow_matches_reference_vector(check: Check) -> None:
     err = check.max_abs_error()
     assert err <= check.atol, f"{check.name}: max abs error {err:.3e} > {check.atol:.0e} (inf: shape mismatch)"
 

@@ -6,6 +6,7 @@ import parity
 import pytest
 import refdata
 import torch
+from checks import Check
 
 from parrot.engines.cosyvoice2.hift import HiFTGenerator, SourceNoise, normalize_hift_state_dict, real_hift_config
 
@@ -74,7 +75,7 @@ def test_legacy_weight_norm_names_load_the_same_weights() -> None:
 
 
 @pytest.mark.parametrize("check", parity.HIFT_CHECKS, ids=lambda c: c.name)
-def test_hift_matches_reference_vector(check: parity.Check) -> None:
+def test_hift_matches_reference_vector(check: Check) -> None:
     err = check.max_abs_error()
     assert err <= check.atol, f"{check.name}: max abs error {err:.3e} > {check.atol:.0e} (inf: shape mismatch)"
 
