@@ -141,8 +141,9 @@ class CausalMaskedDiffWithXvec(nn.Module):
                  input_size: int = 512, output_size: int = 80, spk_embed_dim: int = 192, token_mel_ratio: int = 2,
                  pre_lookahead_len: int = 3, n_timesteps: int = 10) -> None:
         super().__init__()
+        if token_mel_ratio != encoder.up_layer.stride:
+            raise ValueError(f"token_mel_ratio {token_mel_ratio} must equal the encoder's upsampling stride")
         self.output_size = output_size
-        self.token_mel_ratio = token_mel_ratio
         self.pre_lookahead_len = pre_lookahead_len
         self.n_timesteps = n_timesteps
         self.input_embedding = nn.Embedding(vocab_size, input_size)
@@ -167,8 +168,8 @@ class CausalMaskedDiffWithXvec(nn.Module):
     def from_state_dict(cls, cfg: dict, state: Mapping[str, torch.Tensor]) -> CausalMaskedDiffWithXvec:
         """Build from ``cfg`` and adopt the tensors of ``state`` (e.g. ``flow.pt``; strict), in eval mode.
 
-        The modules are created on the meta device, so the ~100M parameters are never randomly initialised; the
-        model takes the state's tensors as they are (their dtype and device).
+        The modules are created on the meta device, so the 112M parameters of the real model are never randomly
+        initialised; the model takes the state's tensors as they are (their dtype and device).
         """
         with torch.device("meta"):
             model = cls.from_config(cfg)
