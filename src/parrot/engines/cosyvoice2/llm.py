@@ -177,10 +177,13 @@ class Qwen2LM(nn.Module):
         Text and speech are interleaved as in training: groups of ``mix_ratio[0]`` (5) text tokens each
         followed by ``mix_ratio[1]`` (15) speech tokens, first the prompt's, then generated ones. After
         each generated group the model emits ``fill`` (6563) to ask for the next 5 text tokens. When the
-        text ends, the rest of it and ``task_id`` are fed and decoding runs to ``eos``.
+        text ends, the rest of it and ``task_id`` are fed and decoding runs to ``eos``. The model's
+        scores at group ends are overridden by a forced ``fill``, as in the reference.
 
-        Unlike the reference loop, an input already fed to the model is never fed again: after a
-        ``fill`` the next input is the following text group (or the final text and ``task_id``).
+        Two differences from the reference loop: an input already fed to the model is never fed again
+        (after a ``fill`` the next input is the following text group, or the final text and ``task_id``),
+        a piece holding several text groups is decoded through all of them, not one group per piece, and
+        while text arrives the unused stop token 6562 is masked with ``eos`` (the reference raises on it).
         """
         text_group, speech_group = self.mix_ratio
         cache = KVCache()
@@ -198,8 +201,8 @@ class Qwen2LM(nn.Module):
             pending = []
             return scores
 
-        def ignoring_eos(scores: torch.Tensor) -> torch.Tensor:
-            scores[self.eos_token] = -float("inf")
+        def text_phase(scores: torch.Tensor) -> torch.Tensor:  # while text arrives: speech or fill only
+            scores[self.eos_token] = scores[self.eos_token + 1] = -float("inf")
             return scores
 
         for piece in text_pieces:
@@ -211,23 +214,22 @@ class Qwen2LM(nn.Module):
                 text_cache, prompt_left = text_cache[:, text_group:], prompt_left[:, speech_group:]
             if prompt_left.size(1):
                 continue  # prompt speech left: wait for more text before decoding
-            if decoded or len(pending) == 1:  # after a fill (or with nothing but sos): the next text group
-                if text_cache.size(1) < text_group:
-                    continue
-                pending.append(text_cache[:, :text_group])
-                text_cache = text_cache[:, text_group:]
-            while True:
-                scores = feed()
-                forced = len(decoded) == next_fill  # the fill position is fixed by the group size
-                token = self.fill_token if forced else sampler(ignoring_eos(scores), decoded)
-                decoded.append(token)
-                if token == self.fill_token:
-                    next_fill = len(decoded) + speech_group
-                    break
-                if token in self.stop_token_ids:
-                    raise RuntimeError(f"bistream decoding produced stop token {token} before the text ended")
-                yield token
-                pending = [self.speech_embedding.weight[token].reshape(1, 1, -1)]
+            while True:  # one round per text group available: decode speech until the model asks for more
+                if decoded or len(pending) == 1:  # after a fill (or with nothing but sos): the next text group
+                    if text_cache.size(1) < text_group:
+                        break
+                    pending.append(text_cache[:, :text_group])
+                    text_cache = text_cache[:, text_group:]
+                while True:
+                    scores = feed()
+                    forced = len(decoded) == next_fill  # the fill position is fixed by the group size
+                    token = self.fill_token if forced else sampler(text_phase(scores), decoded)
+                    decoded.append(token)
+                    if token == self.fill_token:
+                        next_fill = len(decoded) + speech_group
+                        break
+                    yield token
+                    pending = [self.speech_embedding.weight[token].reshape(1, 1, -1)]
 
         pending += [text_cache, self.special(TASK_ID)]
         for _ in range(int(max(n_text, 1) * MAX_TOKEN_TEXT_RATIO)):
