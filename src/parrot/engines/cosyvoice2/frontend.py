@@ -11,7 +11,8 @@ and a 192-d speaker embedding (``campplus.onnx`` on mean-normalised Kaldi fbanks
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -214,3 +215,44 @@ def instruction_text(instruction: str) -> str:
     """The instruct2 prompt text: the instruction followed by ``<|endofprompt|>`` (added once)."""
     instruction = instruction.strip()
     return instruction if instruction.endswith(END_OF_PROMPT) else instruction + END_OF_PROMPT
+
+
+@dataclass(frozen=True)
+class TextPiece:
+    """A span of the text to speak in one LM pass (CosyVoice splits text into pieces of at most ~80 tokens)."""
+
+    text: str
+    start: int
+    end: int
+
+
+_SENTENCE = re.compile(r".+?(?:[。！？!?…；;]+[”’\"')）]*|\.+(?=\s|$)[”’\"')]*|\n+|$)", re.S)
+_CLAUSE = re.compile(r".+?(?:[，,、：:—]+|\s+|$)", re.S)
+
+
+def split_text(text: str, count_tokens: Callable[[str], int], max_tokens: int = 80) -> list[TextPiece]:
+    """Whole sentences packed into pieces of at most ``max_tokens`` tokens.
+
+    A sentence that is too long alone is cut at clause marks or spaces; a clause that is still too long
+    stays whole (the LM copes with a little more). Pieces with nothing to say (only punctuation or
+    spaces) are dropped.
+    """
+    units: list[tuple[int, int]] = []
+    for sentence in _SENTENCE.finditer(text):
+        if sentence.start() == sentence.end():
+            continue
+        if count_tokens(sentence.group()) <= max_tokens:
+            units.append(sentence.span())
+        else:
+            units += [m.span() for m in _CLAUSE.finditer(text, sentence.start(), sentence.end()) if m.group()]
+    pieces: list[TextPiece] = []
+    start = end = None
+    for unit_start, unit_end in units:
+        if start is not None and count_tokens(text[start:unit_end]) > max_tokens:
+            pieces.append(TextPiece(text[start:end], start, end))
+            start = None
+        start = unit_start if start is None else start
+        end = unit_end
+    if start is not None and end is not None:
+        pieces.append(TextPiece(text[start:end], start, end))
+    return [p for p in pieces if any(c.isalnum() for c in p.text)]
