@@ -90,6 +90,22 @@ def _load_module(module: torch.nn.Module, state: Mapping[str, torch.Tensor], wha
         raise ModelError(f"the {what} weights do not fit the CosyVoice2 architecture: {exc}") from exc
 
 
+def _float32(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.float() for k, v in state.items()}
+
+
+def _build(cls: Any, config: dict[str, Any], state: dict[str, torch.Tensor], what: str) -> torch.nn.Module:
+    """``cls.from_state_dict`` when the class has it (no random init), else ``from_config`` + a strict load."""
+    try:
+        if hasattr(cls, "from_state_dict"):
+            return cls.from_state_dict(config, state)
+    except RuntimeError as exc:
+        raise ModelError(f"the {what} weights do not fit the CosyVoice2 architecture: {exc}") from exc
+    module = cls.from_config(config)
+    _load_module(module, state, what, assign=False)
+    return module
+
+
 class CosyVoice2Model:
     """LLM, flow and HiFT on one device; holds no per-request state."""
 
@@ -116,8 +132,8 @@ class CosyVoice2Model:
     ) -> CosyVoice2Model:
         """Build the three modules from configs (``tiny_config.json`` layout) and load their weights strictly.
 
-        Weights are used in float32 whatever their stored type. The LLM is built on the meta device and
-        takes the given tensors as they are (no copy of the 2 GB checkpoint).
+        Weights are used in float32 whatever their stored type. The modules are built on the meta device
+        where possible and take the given tensors (no random initialisation, no second copy).
         """
         from .flow import CausalMaskedDiffWithXvec
         from .hift import HiFTGenerator
@@ -125,13 +141,11 @@ class CosyVoice2Model:
         device = device or default_device()
         with torch.device("meta"):
             llm = Qwen2LM.from_config(config["llm"])
-        _load_module(llm, {k: v.float() for k, v in llm_state.items()}, "llm.pt", assign=True)
+        _load_module(llm, _float32(llm_state), "llm.pt", assign=True)
         llm.tie_weights()
-        flow = CausalMaskedDiffWithXvec.from_config(config["flow"])
-        _load_module(flow, {k: v.float() for k, v in flow_state.items()}, "flow.pt", assign=False)
-        hift = HiFTGenerator.from_config(config["hift"])
-        hift_state = {k.removeprefix("generator."): v.float() for k, v in hift_state.items()}
-        _load_module(hift, hift_state, "hift.pt", assign=False)
+        flow = _build(CausalMaskedDiffWithXvec, config["flow"], _float32(flow_state), "flow.pt")
+        hift_state = {k.removeprefix("generator."): v for k, v in _float32(hift_state).items()}
+        hift = _build(HiFTGenerator, config["hift"], hift_state, "hift.pt")
         modules = [m.to(device).eval() for m in (llm, flow, hift)]
         return cls(config, modules[0], modules[1], modules[2], device)  # type: ignore[arg-type]
 
