@@ -13,14 +13,8 @@ from test_frontend import analyzer
 
 from parrot.config import Settings
 from parrot.engines.base import SynthesisOptions
-from parrot.engines.cosyvoice2.engine import (
-    MODEL_FILES,
-    SOURCE_CACHE,
-    CosyVoice2Engine,
-    CosyVoice2Model,
-    check_model_dir,
-    load_speakers,
-)
+from parrot.engines.cosyvoice2.engine import SOURCE_CACHE, CosyVoice2Engine, CosyVoice2Model, load_speakers
+from parrot.engines.cosyvoice2.modeldir import MODEL_FILES, check_model_dir
 from parrot.errors import InputError, ModelError
 from parrot.voices.reference import Reference
 from parrot.voices.voice import Voice

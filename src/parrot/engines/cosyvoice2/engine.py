@@ -37,6 +37,7 @@ from .frontend import (
 )
 from .hparams import model_config
 from .llm import Qwen2LM
+from .modeldir import DOWNLOAD_HINT, check_model_dir
 from .sampling import RasSampler, Sampler
 
 SAMPLE_RATE = 24_000
@@ -46,9 +47,6 @@ MAX_TOKEN_HOP = 100  # the hop doubles after every chunk up to this
 MEL_CACHE_FRAMES = 8  # mel frames re-vocoded at the start of the next chunk
 SOURCE_CACHE = MEL_CACHE_FRAMES * SAMPLES_PER_FRAME  # 3840 samples, cross-faded between chunks
 MAX_PIECE_TOKENS = 80
-MODEL_FILES = ("cosyvoice2.yaml", "llm.pt", "flow.pt", "hift.pt", "campplus.onnx", "speech_tokenizer_v2.onnx",
-               "CosyVoice-BlankEN")  # fmt: skip
-DOWNLOAD_HINT = "parrot models download cosyvoice2"
 
 
 class Tokenizer(Protocol):
@@ -59,17 +57,6 @@ class Tokenizer(Protocol):
 
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def check_model_dir(model_dir: Path) -> None:
-    """Raise ``ModelError`` naming every missing file of a CosyVoice2-0.5B directory."""
-    if not model_dir.is_dir():
-        raise ModelError(f"no CosyVoice2 model at {model_dir}; download it with `{DOWNLOAD_HINT}` "
-                         "or point PARROT_MODEL_DIR (--model-dir) at a CosyVoice2-0.5B directory")
-    missing = [name for name in MODEL_FILES if not (model_dir / name).exists()]
-    if missing:
-        raise ModelError(f"the CosyVoice2 model at {model_dir} is incomplete (missing {', '.join(missing)}); "
-                         f"finish the download with `{DOWNLOAD_HINT}`")
 
 
 def load_state(path: Path) -> dict[str, torch.Tensor]:
