@@ -92,9 +92,13 @@ def _hub_available() -> bool:
 
 
 def _reason(exc: BaseException) -> str:
+    """The root cause in one line (the hub wraps connection errors in its own)."""
+    while exc.__cause__ is not None or (exc.__context__ is not None and not exc.__suppress_context__):
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
     if isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError):
         return f"cannot connect ({exc.reason})"
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def _get_json(url: str) -> object:
