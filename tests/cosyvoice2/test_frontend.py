@@ -166,3 +166,29 @@ def test_modes_refuse_missing_inputs() -> None:
 def test_instruction_text_ends_with_one_end_of_prompt() -> None:
     assert instruction_text(" 用四川话说 ") == "用四川话说<|endofprompt|>"
     assert instruction_text("calm<|endofprompt|>") == "calm<|endofprompt|>"
+
+
+def word_count(text: str) -> int:
+    return len(text.split())
+
+
+def test_split_text_packs_whole_sentences() -> None:
+    from parrot.engines.cosyvoice2.frontend import split_text
+
+    text = "One two three. Four five six seven! Eight nine."
+    pieces = split_text(text, word_count, max_tokens=5)
+    assert [p.text.strip() for p in pieces] == ["One two three.", "Four five six seven!", "Eight nine."]
+    assert all(text[p.start : p.end] == p.text for p in pieces)
+    assert [p.text for p in split_text(text, word_count, max_tokens=80)] == [text]
+
+
+def test_split_text_cuts_long_sentences_at_clauses_and_drops_empty_pieces() -> None:
+    from parrot.engines.cosyvoice2.frontend import split_text
+
+    text = "a b c, d e f, g h i. ... "
+    pieces = split_text(text, word_count, max_tokens=4)
+    assert [p.text.strip() for p in pieces] == ["a b c,", "d e f,", "g h i. ..."]
+    assert [p.text.strip() for p in split_text("a b c d e f!", word_count, max_tokens=4)] == ["a b c d", "e f!"]
+    assert split_text("... !", word_count) == []
+    zh = "今天天气很好。我们去公园吧！"
+    assert [p.text for p in split_text(zh, len, max_tokens=8)] == ["今天天气很好。", "我们去公园吧！"]

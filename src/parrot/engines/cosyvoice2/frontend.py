@@ -227,24 +227,25 @@ class TextPiece:
 
 
 _SENTENCE = re.compile(r".+?(?:[。！？!?…；;]+[”’\"')）]*|\.+(?=\s|$)[”’\"')]*|\n+|$)", re.S)
-_CLAUSE = re.compile(r".+?(?:[，,、：:—]+|\s+|$)", re.S)
+_CLAUSE = re.compile(r".+?(?:[，,、：:—]+|$)", re.S)
+_WORD = re.compile(r"\S+\s*|\s+")
 
 
 def split_text(text: str, count_tokens: Callable[[str], int], max_tokens: int = 80) -> list[TextPiece]:
     """Whole sentences packed into pieces of at most ``max_tokens`` tokens.
 
-    A sentence that is too long alone is cut at clause marks or spaces; a clause that is still too long
-    stays whole (the LM copes with a little more). Pieces with nothing to say (only punctuation or
-    spaces) are dropped.
+    A sentence that is too long alone is cut at clause marks, a clause that is still too long between
+    words; a word run without spaces (Chinese) that is still too long stays whole. Pieces with nothing
+    to say (only punctuation or spaces) are dropped.
     """
-    units: list[tuple[int, int]] = []
-    for sentence in _SENTENCE.finditer(text):
-        if sentence.start() == sentence.end():
-            continue
-        if count_tokens(sentence.group()) <= max_tokens:
-            units.append(sentence.span())
-        else:
-            units += [m.span() for m in _CLAUSE.finditer(text, sentence.start(), sentence.end()) if m.group()]
+
+    def units_of(start: int, end: int, levels: tuple[re.Pattern[str], ...]) -> list[tuple[int, int]]:
+        if not levels or count_tokens(text[start:end]) <= max_tokens:
+            return [(start, end)]
+        spans = [m.span() for m in levels[0].finditer(text, start, end) if m.group()]
+        return [unit for s, e in spans for unit in units_of(s, e, levels[1:])]
+
+    units = [u for m in _SENTENCE.finditer(text) if m.group() for u in units_of(*m.span(), (_CLAUSE, _WORD))]
     pieces: list[TextPiece] = []
     start = end = None
     for unit_start, unit_end in units:
