@@ -1,17 +1,17 @@
 """Named parity checks of the CosyVoice2 LM (``Qwen2LM``) against the recorded reference vectors.
 
 Run ``python tests/cosyvoice2/llm_parity.py`` to print the table of maximum absolute errors; the tests in
-``test_llm.py`` assert the same checks.
+``test_llm.py`` assert the same checks. ``LLM_CHECKS`` are ``checks.Check`` objects, so they can join the
+flow/HiFT table (``parity.ALL_CHECKS``).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import refdata
 import torch
+from checks import Check
 
 from parrot.engines.cosyvoice2.llm import Qwen2LM
 from parrot.engines.cosyvoice2.sampling import greedy
@@ -20,23 +20,6 @@ LOGIT_ATOL = 1e-4
 STEPS = 30  # the reference cut each greedy run after 30 tokens
 # prompt layout -> (prompt text?, prompt speech?) as in zero_shot, sft/cross_lingual, instruct2
 LAYOUTS = {"zero_shot": (True, True), "no_prompt": (False, False), "text_prompt_only": (True, False)}
-
-
-@dataclass(frozen=True)
-class Check:
-    """One reference vector: ``compute()`` returns ``(ours, reference)``; they must agree within ``atol``."""
-
-    name: str
-    atol: float
-    compute: Callable[[], tuple[torch.Tensor, torch.Tensor]]
-
-    def max_abs_error(self) -> float:
-        """Largest absolute difference over the finite reference entries (inf if shapes or -inf masks differ)."""
-        ours, ref = self.compute()
-        if ours.shape != ref.shape or not torch.equal(torch.isfinite(ours), torch.isfinite(ref)):
-            return float("inf")
-        finite = torch.isfinite(ref)
-        return (ours[finite].double() - ref[finite].double()).abs().max().item() if finite.any() else 0.0
 
 
 @functools.cache
@@ -98,11 +81,14 @@ LLM_CHECKS = [
 
 
 def main() -> None:
-    print(f"{'vector':<38} {'max abs error':>14} {'tolerance':>10}")
+    """Print the LM rows in the same layout as ``bench/cosyvoice2_parity.py``."""
+    width = max(len(c.name) for c in LLM_CHECKS)
+    print(f"| {'vector':<{width}} | max abs err | atol    | within |")
+    print(f"| {'-' * width} | ----------: | ------: | ------ |")
     for check in LLM_CHECKS:
         error = check.max_abs_error()
-        verdict = "ok" if error <= check.atol else "FAIL"
-        print(f"{check.name:<38} {error:>14.3g} {check.atol:>10.0e}  {verdict}")
+        within = "yes" if error <= check.atol else "NO"
+        print(f"| {check.name:<{width}} | {error:11.3e} | {check.atol:7.0e} | {within:<6} |")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import llm_parity
 import pytest
 import refdata
 import torch
+from checks import Check
 
 from parrot.engines.cosyvoice2.llm import SOS, TASK_ID, Qwen2LM
 from parrot.engines.cosyvoice2.qwen2 import Qwen2Config
@@ -39,7 +40,7 @@ def test_real_size_rejects_a_wrong_shape() -> None:
 
 
 @pytest.mark.parametrize("check", llm_parity.LLM_CHECKS, ids=lambda c: c.name)
-def test_parity_with_reference(check: llm_parity.Check) -> None:
+def test_parity_with_reference(check: Check) -> None:
     assert check.max_abs_error() <= check.atol
 
 
