@@ -133,6 +133,9 @@ class CosyVoice2Model:
         flow = _build(CausalMaskedDiffWithXvec, config["flow"], _float32(flow_state), "flow.pt")
         hift_state = {k.removeprefix("generator."): v for k, v in _float32(hift_state).items()}
         hift = _build(HiFTGenerator, config["hift"], hift_state, "hift.pt")
+        fuse = getattr(hift, "fuse_weight_norm", None)  # bake weight norm in once instead of on every call
+        if callable(fuse):
+            fuse()
         modules = [m.to(device).eval() for m in (llm, flow, hift)]
         return cls(config, modules[0], modules[1], modules[2], device)  # type: ignore[arg-type]
 
