@@ -244,3 +244,21 @@ def test_corrupt_checkpoint_is_a_model_error(tmp_path: Path) -> None:
     (tmp_path / "llm.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ModelError, match="cannot load .*llm.pt"):
         load_state(tmp_path / "llm.pt")
+
+
+def test_text_arriving_in_pieces_is_spoken_with_bistream() -> None:
+    import llm_parity
+
+    from parrot.engines.cosyvoice2.sampling import RasSampler
+
+    lm = llm_parity.tiny_lm()
+    e = CosyVoice2Engine.from_parts(CosyVoice2Model(CONFIG, lm, FakeFlow(), FakeHiFT(), torch.device("cpu")),
+                                    FakeTokenizer(), analyzer(50))  # fmt: skip
+    e.seed = 3
+    voice = e.make_voice(clip(), "ab", "me")
+    pieces = ["Hi th", "ere", "."]
+    chunks = list(e.stream_text(iter(pieces), voice, SynthesisOptions()))
+    ids = [FakeTokenizer().encode(p) for p in pieces]
+    expected = list(lm.inference_bistream(ids, RasSampler.seeded(3, top_k=25), [ord("a"), ord("b")], list(range(50))))
+    assert len(expected) > 0 and sum(len(c.audio) for c in chunks) == len(expected) * 960
+    assert chunks[-1].start == chunks[-1].end == len("".join(pieces)) and chunks[-1].text == ""

@@ -134,3 +134,15 @@ def test_no_speaker_embedding_parameters() -> None:
 def test_config_from_dict_ignores_unknown_keys() -> None:
     config = Qwen2Config.from_dict(refdata.manifest()["llm_body_config"])
     assert (config.hidden_size, config.num_key_value_heads, config.rope_theta, config.head_dim) == (896, 2, 1e6, 64)
+
+
+def test_bistream_feeds_left_over_prompt_speech_after_task_id() -> None:
+    model = llm_parity.tiny_lm()
+    prompt_text, prompt_speech, text = [7, 8], list(range(300, 340)), [100, 101, 102, 103, 104, 105]
+    out = list(model.inference_bistream([text], greedy, prompt_text, prompt_speech))
+    # text (2 + 6) covers one group: sos, PT+T0-2, PS0-14, then T3-5, task_id, PS15-39, S0...
+    s = model.embed_speech(out)
+    layout = [model.special(SOS), model.embed_text(prompt_text + text[:3]), model.embed_speech(prompt_speech[:15]),
+              model.embed_text(text[3:]), model.special(TASK_ID), model.embed_speech(prompt_speech[15:]), s]
+    first = 1 + 5 + 15 + 3 + 1 + 25 - 1
+    assert out == _teacher_forced_choices(model, layout, list(range(first, first + len(out))), 0)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -332,15 +332,47 @@ class CosyVoice2Engine:
 
     def model_input(self, text: str, voice: Voice, options: SynthesisOptions) -> ModelInput:
         """The mode and inputs for one piece of text with ``voice`` (see ``choose_mode``)."""
+        text_ids = self.tokenizer.encode(text)
+        if not text_ids:
+            raise InputError("the text has nothing to speak")
+        return self._assemble(text_ids, voice, options)
+
+    def _assemble(self, text_ids: list[int], voice: Voice, options: SynthesisOptions) -> ModelInput:
         conditioning = self._conditioning(voice)
         mode = choose_mode(voice, conditioning.prompt is not None, bool(conditioning.prompt_text), options)
         prompt_text = conditioning.prompt_text
         if mode == "instruct2":
             prompt_text = self.tokenizer.encode(instruction_text(options.instruction or ""))
-        text_ids = self.tokenizer.encode(text)
-        if not text_ids:
-            raise InputError("the text has nothing to speak")
         return assemble(mode, text_ids, conditioning.embedding, conditioning.prompt, prompt_text)
+
+    def stream_text(self, pieces: Iterable[str], voice: Voice, options: SynthesisOptions) -> Iterator[AudioChunk]:
+        """Speak text that arrives in pieces (e.g. a chat model's output) while it arrives (bistream decoding).
+
+        The LM reads 5 text tokens per 15 speech tokens, so audio starts after a few words and never waits
+        for the end of the text. The voice and options choose the prompts as in ``stream``. The spoken span
+        of each chunk is not known: chunks carry empty text and ``start == end ==`` the number of
+        characters received so far.
+        """
+        inputs = self._assemble([], voice, options)  # voice errors before any audio
+        return self._generate_incremental(pieces, inputs, options)
+
+    def _generate_incremental(
+        self, pieces: Iterable[str], inputs: ModelInput, options: SynthesisOptions
+    ) -> Iterator[AudioChunk]:
+        received = 0
+
+        def token_pieces() -> Iterator[list[int]]:
+            nonlocal received
+            for piece in pieces:
+                received += len(piece)
+                yield self.tokenizer.encode(piece)
+
+        tokens = self.model.llm.inference_bistream(
+            token_pieces(), self.model.sampler(self.seed), inputs.prompt_text, inputs.llm_prompt_speech
+        )
+        for audio in _Stream(self.model, inputs, options.speed).run(tokens):
+            if len(audio):
+                yield AudioChunk(audio, SAMPLE_RATE, "", received, received)
 
     def stream(self, text: str, voice: Voice, options: SynthesisOptions) -> Iterator[AudioChunk]:
         """Speak ``text`` piece by piece (at most ~80 tokens each); chunks carry their piece's text span.

@@ -180,10 +180,12 @@ class Qwen2LM(nn.Module):
         text ends, the rest of it and ``task_id`` are fed and decoding runs to ``eos``. The model's
         scores at group ends are overridden by a forced ``fill``, as in the reference.
 
-        Two differences from the reference loop: an input already fed to the model is never fed again
-        (after a ``fill`` the next input is the following text group, or the final text and ``task_id``),
-        a piece holding several text groups is decoded through all of them, not one group per piece, and
-        while text arrives the unused stop token 6562 is masked with ``eos`` (the reference raises on it).
+        Differences from the reference loop: an input already fed to the model is never fed again (after
+        a ``fill`` the next input is the following text group, or the final text and ``task_id``); a piece
+        holding several text groups is decoded through all of them, not one group per piece; while text
+        arrives the unused stop token 6562 is masked with ``eos`` (the reference raises on it); prompt
+        speech tokens still unfed when the text ends follow ``task_id`` (as in training; the reference
+        drops them).
         """
         text_group, speech_group = self.mix_ratio
         cache = KVCache()
@@ -231,7 +233,7 @@ class Qwen2LM(nn.Module):
                     yield token
                     pending = [self.speech_embedding.weight[token].reshape(1, 1, -1)]
 
-        pending += [text_cache, self.special(TASK_ID)]
+        pending += [text_cache, self.special(TASK_ID), prompt_left]  # prompt speech left over follows task_id
         for _ in range(int(max(n_text, 1) * MAX_TOKEN_TEXT_RATIO)):
             token = sampler(feed(), decoded)
             decoded.append(token)
