@@ -20,7 +20,7 @@ import numpy as np
 
 from .config import Settings
 from .engines.base import AudioChunk, Engine, SynthesisOptions
-from .errors import InputError, ParrotError
+from .errors import InputError, ModelError, ParrotError, UnknownVoiceError
 from .instruct import Instruction, parse_instruction
 from .prosody import NEUTRAL
 from .render import RENDERED_SOUNDS, Script, render
@@ -91,7 +91,9 @@ class Parrot:
         self.engine = engine if isinstance(engine, Engine) else load_engine(engine, self.settings)
         builtin = [*self.engine.stock_voices(), *packaged_voices(self.engine.name)]
         self.voices = VoiceLibrary(builtin, self.settings.data_dir / "voices")
-        self.default_voice = builtin[0].name  # the first built-in voice; fixed for this instance
+        # The first built-in voice, fixed for this instance; None when the engine has none (a CosyVoice2
+        # release without pretrained speakers), so every request must name a voice.
+        self.default_voice: str | None = builtin[0].name if builtin else None
         self._recognizer: Recognizer | None = None
         self._recognizer_lock = threading.Lock()
 
@@ -113,7 +115,13 @@ class Parrot:
         """A voice by name (built-in or saved), or the default one."""
         if isinstance(name, Voice):
             return name
-        return self.voices.get(name or self.default_voice)
+        name = name or self.default_voice
+        if name is None:
+            raise UnknownVoiceError(
+                f"the {self.engine.name} engine has no built-in voices; clone one (`parrot voices add NAME CLIP`) "
+                "and name it"
+            )
+        return self.voices.get(name)
 
     def clone(
         self,
@@ -267,11 +275,22 @@ def _normalize_run(run: str) -> str:
     return run[: len(run) - len(run.lstrip())] + normalize(core) + run[len(run.rstrip()) :]
 
 
+ENGINES = ("kokoro", "cosyvoice2")
+
+
 def load_engine(name: str | None, settings: Settings) -> Engine:
-    """Construct an engine by name (``kokoro`` is the embedded default)."""
+    """Construct an engine by name: ``kokoro`` (embedded, the default) or ``cosyvoice2`` (downloaded weights)."""
     name = name or settings.engine
     if name == "kokoro":
         from .engines.kokoro import KokoroEngine
 
         return KokoroEngine(settings)
-    raise InputError(f"unknown engine {name!r}; available engines: kokoro")
+    if name == "cosyvoice2":
+        try:
+            from .engines.cosyvoice2.engine import CosyVoice2Engine
+        except ImportError as exc:
+            raise ModelError(
+                f"the cosyvoice2 engine needs {exc.name or 'PyTorch'}: pip install 'parrot-tts[cosyvoice2]'"
+            ) from exc
+        return CosyVoice2Engine(settings)
+    raise InputError(f"unknown engine {name!r}; available engines: {', '.join(ENGINES)}")

@@ -15,6 +15,12 @@ from .errors import ParrotError
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parrot", description="Offline multilingual speech generation.")
+    parser.add_argument(
+        "--engine", choices=("kokoro", "cosyvoice2"), help="acoustic engine (default: PARROT_ENGINE or kokoro)"
+    )
+    parser.add_argument(
+        "--model-dir", help="CosyVoice2-0.5B directory (default: PARROT_MODEL_DIR or <data dir>/models/CosyVoice2-0.5B)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     say = sub.add_parser("say", help="speak text into a file or to stdout")
@@ -63,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="embedded model weights")
     msub = models.add_subparsers(dest="models_command", required=True)
     msub.add_parser("prepare", help="assemble and verify the embedded models in the data directory")
+    mdown = msub.add_parser("download", help="download optional model weights (resumes an interrupted download)")
+    mdown.add_argument("model", choices=("cosyvoice2",), help="which model (cosyvoice2: CosyVoice2-0.5B, ~2.6 GB)")
+    mdown.add_argument("--source", choices=("huggingface", "modelscope"), default="huggingface",
+                       help="where to download from (default huggingface)")  # fmt: skip
+    mdown.add_argument("--dir", help="download into this directory (default: the --model-dir default)")
 
     serve = sub.add_parser("serve", help="run the HTTP API (OpenAI- and CosyVoice-compatible) and WebSocket")
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
@@ -83,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "voices":
             return _voices(args)
         if args.command == "models":
-            return _models_prepare()
+            return _models_download(args) if args.models_command == "download" else _models_prepare()
         if args.command == "serve":
             return _serve(args)
     except BrokenPipeError:  # e.g. `parrot say ... --stream | head -c 100`
@@ -93,6 +104,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"parrot: error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _settings(args: argparse.Namespace):  # -> Settings (imported lazily to keep `parrot --help` fast)
+    """Settings from the environment with the global ``--engine`` / ``--model-dir`` applied."""
+    import dataclasses
+
+    from .config import Settings
+
+    settings = Settings.from_env()
+    if args.engine:
+        settings = dataclasses.replace(settings, engine=args.engine)
+    if args.model_dir:
+        settings = dataclasses.replace(settings, model_dir=Path(args.model_dir).expanduser())
+    return settings
 
 
 def _read_text(text: str) -> str:
@@ -112,7 +137,7 @@ def _say(args: argparse.Namespace) -> int:
     fmt = "pcm" if to_stdout else format_from_path(args.output)
     text = _read_text(args.text)
     started = time.perf_counter()
-    tts = Parrot()
+    tts = Parrot(settings=_settings(args))
     voice = tts.clone(args.ref, args.ref_text, name="ref") if args.ref else args.voice
     loaded = time.perf_counter()
     # A short first chunk only helps when audio is consumed while it is made.
@@ -160,7 +185,7 @@ def _say(args: argparse.Namespace) -> int:
 def _voices(args: argparse.Namespace) -> int:
     from .api import Parrot
 
-    tts = Parrot()
+    tts = Parrot(settings=_settings(args))
     command = args.voices_command
     if command == "list":
         return _print_voices(tts.voices.list(), args.json)
@@ -224,6 +249,16 @@ def _models_prepare() -> int:
     return 0
 
 
+def _models_download(args: argparse.Namespace) -> int:
+    from .engines.cosyvoice2.modeldir import download
+
+    target = Path(args.dir).expanduser() if args.dir else _settings(args).resolved_model_dir()
+    path = download(target, args.source, progress=lambda message: print(f"parrot: {message}", file=sys.stderr))
+    print(f"cosyvoice2: {path} (complete)")
+    print(f"use it with: parrot --engine cosyvoice2 --model-dir {path} say ...  (or PARROT_MODEL_DIR={path})")
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     import dataclasses
 
@@ -232,6 +267,11 @@ def _serve(args: argparse.Namespace) -> int:
     from .server.app import create_app
     from .server.settings import ServerSettings
 
+    # The server builds its engine from the environment at startup; hand the global options on that way.
+    if args.engine:
+        os.environ["PARROT_ENGINE"] = args.engine
+    if args.model_dir:
+        os.environ["PARROT_MODEL_DIR"] = str(Path(args.model_dir).expanduser())
     overrides = {"workers": args.workers, "max_jobs": args.max_jobs}
     try:
         settings = ServerSettings.from_env()

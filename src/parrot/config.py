@@ -10,6 +10,7 @@ from typing import TypeVar
 from .errors import InputError
 
 N = TypeVar("N", int, float)
+COSYVOICE2_DIR_NAME = "CosyVoice2-0.5B"
 
 
 def _default_data_dir() -> Path:
@@ -40,6 +41,7 @@ class Settings:
     threads: int = 0  # onnxruntime intra-op threads; 0 = all cores
     max_text_chars: int = 100_000
     engine: str = "kokoro"
+    model_dir: Path | None = None  # CosyVoice2-0.5B weights; None = <data_dir>/models/CosyVoice2-0.5B
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -49,7 +51,12 @@ class Settings:
             threads=env_number("PARROT_THREADS", 0, int, 0),
             max_text_chars=env_number("PARROT_MAX_TEXT_CHARS", 100_000, int, 1),
             engine=os.environ.get("PARROT_ENGINE", "kokoro"),
+            model_dir=Path(model_dir).expanduser() if (model_dir := os.environ.get("PARROT_MODEL_DIR")) else None,
         )
+
+    def resolved_model_dir(self) -> Path:
+        """Where the CosyVoice2 engine looks for its weights (``PARROT_MODEL_DIR`` or the data directory)."""
+        return self.model_dir or self.data_dir / "models" / COSYVOICE2_DIR_NAME
 
     def resolved_threads(self) -> int:
         return self.threads if self.threads > 0 else max(1, os.cpu_count() or 1)
