@@ -24,7 +24,7 @@ if [ "$(cat "$stamp_file" 2>/dev/null)" != "$stamp" ]; then
     # The CosyVoice2 engine's tests need torch. Pin the CPU build (plain `torch` resolves to a
     # multi-GB CUDA build); ./run.sh bootstraps without extras and never installs it.
     case ",$EXTRAS," in
-        *,test,* | *,cosyvoice2,*) "$VENV/bin/python" -m pip install --quiet "torch==2.13.0" ;;
+        *,test,* | *,cosyvoice2,*) "$VENV/bin/python" -m pip install --quiet "torch==2.13.0" "setuptools<81" ;;
     esac
     "$VENV/bin/python" -m pip install --quiet -e "$spec"
     # Only its bundled ONNX speaker encoder is used, so skip its heavy dependencies (librosa, numba).

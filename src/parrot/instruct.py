@@ -57,7 +57,7 @@ _CUES: tuple[_Cue, ...] = (
     _cue(
         "excited",
         Prosody(1.15, 3.0, 1.5, 3.0, 1.0),
-        r"兴奋|激动|热情|\bexcit(?:ed|edly|ing)\b|\benthusiastic(?:ally)?\b|\benergetic(?:ally)?\b",
+        r"兴奋|激动|热情|\bexcit(?:ed|edly|ing|ement)\b|\benthusiastic(?:ally)?\b|\benergetic(?:ally)?\b",
     ),
     _cue(
         "sad",
@@ -110,7 +110,7 @@ _CUES: tuple[_Cue, ...] = (
     ),
     _cue(
         "announcer",
-        Prosody(0.95, -0.5, 1.2, 2.0, 0.8),
+        Prosody(0.95, -0.5, 1.25, 2.5, 0.8),
         r"播音|主持人|新闻|主播|广播|\bannouncer\b|\bnews ?(?:reader|caster|anchor)\b|\bbroadcast(?:er|ing)?\b|"
         r"\bradio host\b|\bpresenter\b",
     ),
