@@ -44,6 +44,15 @@ def test_text_from_stdin_and_dash_output():
     assert result.returncode == 0 and len(result.stdout) > 24_000
 
 
+def test_instruction_is_followed_and_reported(tmp_path: Path):
+    plain = run("say", "Good evening, everyone.", "-o", "-", "-q")
+    slow = run("say", "Good evening, everyone.", "-o", "-", "-i", "用四川话，慢慢说")
+    assert slow.returncode == 0, slow.stderr.decode()
+    assert len(slow.stdout) > 1.15 * len(plain.stdout)
+    stderr = slow.stderr.decode()
+    assert "warning: not followed: dialects" in stderr and "understood as: slower" in stderr
+
+
 def test_voices_list():
     result = run("voices", "list", "--json")
     voices = json.loads(result.stdout)
@@ -61,6 +70,8 @@ def test_voices_list():
         (["say", "hi", "--lang", "fr", "-o", "x.wav"], "not supported"),
         (["say", "hi", "--speed", "9", "-o", "x.wav"], "speed"),
         (["say", "hi"], "-o FILE"),
+        (["say", "hi [pause:99s]", "-o", "x.wav"], "at most 10 s"),
+        (["say", "hi", "-i", "x" * 600, "-o", "x.wav"], "instruction is 600 characters"),
     ],
 )
 def test_errors_are_clear(tmp_path: Path, args: list[str], message: str):
