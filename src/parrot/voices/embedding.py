@@ -16,6 +16,8 @@ from functools import cache
 
 import numpy as np
 
+from ..melscale import slaney_mel_filters
+
 RATE = 16_000
 _N_FFT, _WIN, _HOP, _MELS = 512, 400, 160, 40
 _WINDOW_FRAMES, _STRIDE = 80, 40
@@ -67,28 +69,6 @@ def _window() -> np.ndarray:
     return np.pad(hamming, (left, _N_FFT - _WIN - left))
 
 
-def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
-    hz = np.asarray(hz, dtype=np.float64)
-    linear = hz / (200.0 / 3)
-    log_part = 15.0 + np.log(np.maximum(hz, 1e-10) / 1000.0) / (np.log(6.4) / 27.0)
-    return np.where(hz >= 1000.0, log_part, linear)
-
-
-def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
-    mel = np.asarray(mel, dtype=np.float64)
-    linear = mel * (200.0 / 3)
-    log_part = 1000.0 * np.exp((np.log(6.4) / 27.0) * (mel - 15.0))
-    return np.where(mel >= 15.0, log_part, linear)
-
-
-@cache
 def _mel_filters() -> np.ndarray:
     """Slaney-scale, Slaney-normalised triangular filters (40, 257), as librosa makes by default."""
-    fft_freqs = np.linspace(0, RATE / 2, _N_FFT // 2 + 1)
-    hz = _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(RATE / 2), _MELS + 2))
-    widths = np.diff(hz)
-    ramps = hz[:, None] - fft_freqs[None, :]
-    lower = -ramps[:-2] / widths[:-1, None]
-    upper = ramps[2:] / widths[1:, None]
-    filters = np.maximum(0, np.minimum(lower, upper))
-    return filters * (2.0 / (hz[2:] - hz[:-2]))[:, None]
+    return slaney_mel_filters(RATE, _N_FFT, _MELS)
