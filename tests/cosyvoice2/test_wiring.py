@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_engine import engine
+from test_engine import EOP, clip, engine
 from test_modeldir import closed_port
 
 from parrot.api import Parrot, load_engine
@@ -35,6 +35,19 @@ def test_facade_without_builtin_voices_asks_for_one(tmp_path: Path) -> None:
     assert tts.default_voice is None and tts.sample_rate == 24000
     with pytest.raises(UnknownVoiceError, match="no built-in voices"):
         tts.voice(None)
+
+
+def test_facade_passes_markup_and_instructions_through(tmp_path: Path) -> None:
+    e = engine()
+    tts = Parrot(engine=e, settings=Settings(data_dir=tmp_path))
+    voice = e.make_voice(clip(), "ab", "me")
+    stream = tts.stream("I have 2 cats [laughter] <strong>now</strong>.", voice, instruction="用粤语说")
+    list(stream)
+    call = e.model.llm.calls[-1]
+    spoken = "I have two cats [laughter] <strong>now</strong>."  # numbers read out, markup kept verbatim
+    assert call["text"] == [ord(c) % 900 for c in spoken if not c.isspace()]  # (the fake tokenizer skips spaces)
+    assert call["prompt_text"] == [*(ord(c) for c in "用粤语说"), EOP]  # instruct2, instruction unchanged
+    assert stream.warnings == ()  # this engine does dialects itself
 
 
 def test_cli_global_engine_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
