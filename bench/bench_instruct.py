@@ -112,25 +112,31 @@ def syllables(text: str, lang: str) -> int:
 def delivery_table(tts: Parrot, voices: list[str], classes: list[str]) -> None:
     recognizer = tts.recognizer
     print(f"\n## Delivery: {len(voices)} voices x 2 languages; mean change vs neutral (cases passing all checks)\n")
-    header = "| instruction | rate | F0 (st) | F0 range | RMS (dB) | voiced | checks | passed | err vs neutral |"
+    header = "| instruction | rate | F0 (st) | F0 range | RMS (dB) | voiced | checks | passed | err vs neutral | RTF |"
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     neutral: dict[tuple[str, str], tuple[Delivery, float]] = {}
+    rtf: list[float] = []
     for voice in voices:
         for lang, text in TEXTS.items():
+            started = time.perf_counter()
             speech = tts.say(text, voice)
+            rtf.append((time.perf_counter() - started) / speech.duration)
             neutral[voice, lang] = (
                 measure_delivery(speech.audio, speech.sample_rate),
                 _error(recognizer, tts, speech.audio, text, lang),
             )
     base_err = statistics.mean(e for _, e in neutral.values())
-    print(f"| neutral | | | | | {statistics.mean(d.voiced for d, _ in neutral.values()):.0%} | | | {base_err:.1%} |")
+    voiced = statistics.mean(d.voiced for d, _ in neutral.values())
+    print(f"| neutral | | | | | {voiced:.0%} | | | {base_err:.1%} | {statistics.mean(rtf):.2f} |")
     for name in classes:
         en, zh, checks = CLASSES[name]
-        changes, errors, passed = [], [], 0
+        changes, errors, passed, rtf = [], [], 0, []
         for voice in voices:
             for lang, text in TEXTS.items():
+                started = time.perf_counter()
                 speech = tts.say(text, voice, instruction=en if lang == "en" else zh)
+                rtf.append((time.perf_counter() - started) / speech.duration)
                 change = Change.between(
                     measure_delivery(speech.audio, speech.sample_rate), neutral[voice, lang][0], syllables(text, lang)
                 )
@@ -144,7 +150,7 @@ def delivery_table(tts: Parrot, voices: list[str], classes: list[str]) -> None:
         print(
             f"| {name} ({en} / {zh}) | {mean('rate'):+.0%} | {mean('pitch'):+.1f} | {mean('spread'):+.0%} | "
             f"{mean('loudness'):+.1f} | {mean('voiced'):.0%} | {', '.join(CHECKS[c][0] for c in checks)} | "
-            f"{passed}/{len(changes)} | {statistics.mean(errors):+.1%} |"
+            f"{passed}/{len(changes)} | {statistics.mean(errors):+.1%} | {statistics.mean(rtf):.2f} |"
         )
         sys.stdout.flush()
 

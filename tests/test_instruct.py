@@ -50,7 +50,7 @@ def test_degrees_scale_the_change():
 
 
 def test_combined_controls_multiply_rates():
-    assert parse_instruction("happy and slower").prosody.rate == pytest.approx(1.08 * 0.8)
+    assert parse_instruction("happy and slower").prosody.rate == pytest.approx(1.08 * 0.77)
 
 
 @pytest.mark.parametrize(

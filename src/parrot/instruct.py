@@ -141,14 +141,14 @@ _CUES: tuple[_Cue, ...] = (
     # Plain adjustments: degrees apply, and "not too fast" turns them the other way a little.
     _cue(
         "faster",
-        Prosody(rate=1.25),
+        Prosody(rate=1.3),
         r"(?<![愉欢痛凉爽畅不])快(?!乐|活)|加速|急促|语速快|\bfast(?:er)?\b|\bquick(?:ly|er)?\b|\bspeed up\b|"
         r"\brapid(?:ly)?\b|\bhurr(?:y|ied|iedly)\b",
         "adjust",
     ),
     _cue(
         "slower",
-        Prosody(rate=0.8),
+        Prosody(rate=0.77),
         r"慢|放缓|缓慢|\bslow(?:ly|er)?\b|\bunhurried(?:ly)?\b|\bleisurely\b|\btake your time\b",
         "adjust",
     ),
