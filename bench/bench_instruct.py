@@ -205,10 +205,12 @@ def main() -> None:
         help="speaker ids of bench/clone_speakers.json for the similarity part",
     )
     parser.add_argument("--no-similarity", action="store_true", help="skip the cloned-voice part (no torch needed)")
+    parser.add_argument("--no-delivery", action="store_true", help="skip the delivery part")
     args = parser.parse_args()
     tts = Parrot()
     started = time.perf_counter()
-    delivery_table(tts, args.voices.split(","), args.classes.split(","))
+    if not args.no_delivery:
+        delivery_table(tts, args.voices.split(","), args.classes.split(","))
     if not args.no_similarity:
         similarity_table(tts, args.speakers.split(",") if args.speakers else None)
     print(f"\n({time.perf_counter() - started:.0f} s)")
