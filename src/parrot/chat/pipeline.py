@@ -133,9 +133,9 @@ ChatEvent = Transcribed | ReplyDelta | ReplyAudio | TurnDone
 
 
 def count_words(text: str) -> int:
-    """Words in ``text``, counting each Chinese character as one."""
+    """Words in ``text`` (runs with a letter or digit), counting each Chinese character as one."""
     cjk = len(_CJK.findall(text))
-    return cjk + len(_CJK.sub(" ", text).split())
+    return cjk + sum(1 for w in _CJK.sub(" ", text).split() if any(c.isalnum() for c in w))
 
 
 def guess_language(text: str) -> str:
