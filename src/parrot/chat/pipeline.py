@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..text.phrases import PhraseCutter
+from ..voices.voice import Voice
 from .aio import iterate_in_thread
 from .config import DEFAULT_SYSTEM_PROMPT
 from .llm import ChatModel, Message
@@ -55,7 +56,7 @@ class Speaker(Protocol):
 
     sample_rate: int
 
-    def speak(self, text: str, voice: str | None, speed: float) -> AsyncIterator[np.ndarray]:
+    def speak(self, text: str, voice: str | Voice | None, speed: float) -> AsyncIterator[np.ndarray]:
         ...
 
 
@@ -67,7 +68,7 @@ class LocalSpeaker:
         self.tts = tts
         self.sample_rate = tts.sample_rate
 
-    def speak(self, text: str, voice: str | None, speed: float) -> AsyncIterator[np.ndarray]:
+    def speak(self, text: str, voice: str | Voice | None, speed: float) -> AsyncIterator[np.ndarray]:
         chunks = self.tts.stream(text, voice, speed=speed)  # validates now, in the caller
         return iterate_in_thread(lambda: (c.audio for c in chunks), name="parrot-tts")
 
@@ -161,7 +162,7 @@ class ChatSession:
         *,
         transcriber: Transcriber | None = None,
         system_prompt: str | None = None,
-        voice: str | None = None,
+        voice: str | Voice | None = None,
         speed: float = 1.0,
         max_tokens: int = 160,
         temperature: float = 0.6,

@@ -21,6 +21,7 @@ VAD_SAMPLE_RATE = 16_000
 FRAME_SAMPLES = 512  # 32 ms: the window Silero VAD is trained on at 16 kHz
 _CONTEXT_SAMPLES = 64  # the model sees the tail of the previous frame too
 _STATE_SHAPE = (1, 1, 128)
+EDGE_SECONDS = 0.3  # audio kept around the speech found in a recording
 
 
 def _model_path() -> str:
@@ -234,3 +235,10 @@ def find_speech(
         raise AudioError("no speech was heard in the recording (it is silent or only noise)")
     frame = FRAME_SAMPLES / VAD_SAMPLE_RATE
     return float(speech[0] * frame), float((speech[-1] + 1) * frame)
+
+
+def trim_to_speech(audio: np.ndarray, config: TurnConfig | None = None) -> np.ndarray:
+    """The speech of a whole 16 kHz recording with ``EDGE_SECONDS`` of margin (``AudioError`` if none)."""
+    start, end = find_speech(audio, config)
+    first = max(0, int((start - EDGE_SECONDS) * VAD_SAMPLE_RATE))
+    return audio[first : int((end + EDGE_SECONDS) * VAD_SAMPLE_RATE)]

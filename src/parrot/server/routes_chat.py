@@ -52,9 +52,10 @@ from ..api import MAX_SPEED, MIN_SPEED
 from ..asr import ASR_SAMPLE_RATE
 from ..audio import FORMATS, AudioError, StreamResampler, encode, to_pcm16
 from ..chat.pipeline import ChatEvent, ChatSession, ReplyAudio, ReplyDelta, Transcribed, TurnDone, collect
-from ..chat.vad import SpeechStarted, SpeechStopped, TurnConfig, TurnDetector, find_speech
+from ..chat.vad import SpeechStarted, SpeechStopped, TurnConfig, TurnDetector, trim_to_speech
 from ..errors import InputError
 from ..text.segment import check_language
+from ..voices.voice import Voice
 from .app import ServerState, State, to_api_error
 from .scheduler import Job, QueueFull
 from .schemas import ApiError, responses
@@ -64,7 +65,6 @@ log = logging.getLogger("uvicorn.error")
 
 ADMISSION_WAIT = 30.0  # seconds a phrase waits for a free synthesis slot before the turn fails
 MAX_TURN_SECONDS = 120.0  # longest accepted recording for one HTTP turn
-EDGE_SECONDS = 0.3  # audio kept around the detected speech of an uploaded recording
 ChatFormat = Literal["wav", "mp3", "flac", "opus", "aac", "pcm", "json"]
 
 
@@ -75,7 +75,7 @@ class SchedulerSpeaker:
         self.state = state
         self.sample_rate = state.tts.sample_rate
 
-    async def speak(self, text: str, voice: str | None, speed: float) -> AsyncIterator[np.ndarray]:
+    async def speak(self, text: str, voice: str | Voice | None, speed: float) -> AsyncIterator[np.ndarray]:
         started = time.perf_counter()
         job = await self._admit(text, voice, speed, started)
         async with contextlib.aclosing(self.state.consume(job, "chat", started)) as pieces:
@@ -117,13 +117,6 @@ async def _new_session(
         temperature=chat.temperature,
         history_turns=chat.history_turns,
     )
-
-
-def trim_to_speech(audio: np.ndarray) -> np.ndarray:
-    """The speech of a 16 kHz recording with a little margin; ``AudioError`` if it holds no speech."""
-    start, end = find_speech(audio)
-    first = max(0, int((start - EDGE_SECONDS) * ASR_SAMPLE_RATE))
-    return audio[first : int((end + EDGE_SECONDS) * ASR_SAMPLE_RATE)]
 
 
 # -- one turn over HTTP ------------------------------------------------------------------------------
