@@ -74,4 +74,6 @@ def load_model(chat: ChatSettings, settings: Settings | None = None):  # noqa: A
     if chat.llm_base_url:
         return OpenAICompatibleModel(chat.llm_base_url, chat.llm_model, chat.llm_api_key, timeout=chat.llm_timeout)
     settings = settings or Settings.from_env()
-    return EmbeddedModel.load(chat.embedded_llm, settings.data_dir, threads=settings.resolved_threads())
+    model = EmbeddedModel.load(chat.embedded_llm, settings.data_dir, threads=settings.resolved_threads())
+    model.warm_up(chat.system_prompt)
+    return model

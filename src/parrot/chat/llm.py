@@ -171,6 +171,15 @@ class EmbeddedModel:
 
         return cls(embedded_llm_path(data_dir, choice), choice, threads=threads)
 
+    def warm_up(self, system_prompt: str) -> None:
+        """Evaluate ``system_prompt`` once: llama.cpp keeps it in its cache, and the first real turn of
+        every conversation with that prompt skips reading it again."""
+        with self._lock:
+            self._llama.create_chat_completion(
+                messages=[{"role": "system", "content": system_prompt}, {"role": "user", "content": "Hi"}],
+                max_tokens=1,
+            )
+
     def stream(
         self, messages: Sequence[Message], *, max_tokens: int = 200, temperature: float = 0.6
     ) -> AsyncIterator[str]:

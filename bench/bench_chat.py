@@ -1,0 +1,129 @@
+"""Voice chat latency with the embedded models: end of the user's speech -> first audio of the answer.
+
+    .venv/bin/python bench/bench_chat.py                      # Qwen2.5 0.5B (the default), 3 repeats
+    .venv/bin/python bench/bench_chat.py --llm smollm2-135m   # the tiny English-only model
+    .venv/bin/python bench/bench_chat.py --llm-url http://localhost:11434/v1 --llm-model llama3.2
+
+Each question is spoken by Parrot (so nothing is downloaded), fed to the Silero VAD turn detector in
+100 ms pieces as a microphone would send it, and answered through the same ChatSession the server uses.
+Stages: "vad" is the wait from the real end of speech until the detector ends the turn (the silence it
+needs, plus processing); "asr" is Whisper base on the turn; "model first phrase" is from the model's
+start to its first complete speakable phrase (including reading the prompt); "tts first chunk" from that
+phrase to its first audio; "first audio" is the whole voice-to-first-audio latency. Also the model's
+words per second and the total turn time. The first turn of each run is a warm-up and not counted.
+Prints figures; never pass/fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+
+import numpy as np
+
+QUESTIONS = {
+    "en": "What is the capital of France?",
+    "zh": "法国的首都是哪个城市？",
+}
+STAGES = ["vad", "asr", "model_first_phrase", "tts_first_chunk", "first_audio", "words_per_second", "total"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--llm", default=None, help="embedded model: qwen2.5-0.5b (default) or smollm2-135m")
+    parser.add_argument("--llm-url", help="an OpenAI-compatible endpoint instead of the embedded model")
+    parser.add_argument("--llm-model", default="default", help="model name for --llm-url")
+    parser.add_argument("--repeat", type=int, default=3, help="turns per question (after one warm-up turn)")
+    parser.add_argument("--langs", default=None, help="comma-separated question languages (default: en,zh; "
+                        "en only for smollm2-135m)")
+    parser.add_argument("--voice", default="linda", help="voice of the answers")
+    parser.add_argument("--json", help="also write the raw figures to this file")
+    args = parser.parse_args()
+
+    from dataclasses import replace
+
+    from parrot import Parrot
+    from parrot.audio import resample
+    from parrot.chat.config import ChatSettings, load_model
+    from parrot.chat.pipeline import ChatSession, LocalSpeaker, collect
+    from parrot.chat.vad import TurnDetector
+
+    chat = ChatSettings.from_env()
+    chat = replace(
+        chat, llm_base_url=args.llm_url, llm_model=args.llm_model, embedded_llm=args.llm or chat.embedded_llm
+    )
+    langs = (args.langs or ("en" if chat.embedded_llm == "smollm2-135m" and not args.llm_url else "en,zh")).split(",")
+
+    t0 = time.perf_counter()
+    tts = Parrot()
+    tts.engine.warm_up()
+    recognizer = tts.recognizer
+    detector = TurnDetector()
+    load_tts = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    model = load_model(chat, tts.settings)
+    load_llm = time.perf_counter() - t0
+    print(f"models: Kokoro + Whisper base loaded in {load_tts:.1f} s; LLM {chat.llm_description} in {load_llm:.1f} s",
+          file=sys.stderr)
+
+    questions = {}
+    for lang in langs:
+        speech = tts.say(QUESTIONS[lang], "linda")
+        audio = resample(speech.audio, speech.sample_rate, 16_000)
+        questions[lang] = np.concatenate([np.zeros(8_000, np.float32), audio, np.zeros(16_000, np.float32)])
+
+    results: dict[str, dict[str, list[float]]] = {}
+    samples: dict[str, list[str]] = {}
+    for lang, question in questions.items():
+        for run in range(args.repeat + 1):
+            session = ChatSession(model, LocalSpeaker(tts), transcriber=recognizer, voice=args.voice,
+                                  system_prompt=chat.system_prompt, max_tokens=chat.max_tokens)
+            vad, turn = end_of_turn(detector, question)
+            speech_end = time.perf_counter() - vad
+            _, answer, done = asyncio.run(collect(session.turn(turn, speech_end=speech_end)))
+            if run == 0:
+                continue  # warm-up
+            figures = {**done.timings.as_dict(), "vad": vad}
+            for key in STAGES:
+                results.setdefault(lang, {}).setdefault(key, []).append(float(figures[key] or 0.0))
+            samples.setdefault(lang, []).append(f"{done.transcript!r} -> {done.reply!r} ({len(answer) / 24000:.1f} s)")
+
+    print(f"\nvoice chat, {chat.llm_description}, voice {args.voice}, median of {args.repeat} turns (seconds)")
+    header = ["lang", *STAGES]
+    print(" | ".join(f"{h:>18}" for h in header))
+    for lang, figures in results.items():
+        print(" | ".join([f"{lang:>18}", *(f"{statistics.median(figures[k]):>18.3f}" for k in STAGES)]))
+    for lang, lines in samples.items():
+        for line in lines[:1]:
+            print(f"{lang}: {line}")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump({"llm": chat.llm_description, "results": results, "samples": samples}, fh, ensure_ascii=False,
+                      indent=2)
+    return 0
+
+
+def end_of_turn(detector, audio: np.ndarray) -> tuple[float, np.ndarray]:  # noqa: ANN001 - TurnDetector
+    """Feed ``audio`` in 100 ms pieces; returns (seconds from the real end of speech until the turn ended,
+    counting the silence the detector waits for and its processing time; the turn's audio)."""
+    from parrot.chat.vad import SpeechStopped
+
+    detector.reset()
+    step = 1_600
+    for i in range(0, len(audio), step):
+        t0 = time.perf_counter()
+        events = detector.push(audio[i : i + step])
+        processing = time.perf_counter() - t0
+        for event in events:
+            if isinstance(event, SpeechStopped):
+                waited = (i + step) / 16_000 - event.end  # audio that had to arrive after the speech ended
+                return waited + processing, event.audio
+    raise RuntimeError("the VAD never ended the turn")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
