@@ -403,10 +403,10 @@ class _Realtime:
 
     async def respond(self, source: np.ndarray | str, started: float, rid: str) -> None:
         assert self.chat is not None
-        await self.send({"type": "response.created", "response": {"id": rid, "status": "in_progress"}})
         if isinstance(source, str):
+            await self.send_created(rid)
             events = self.chat.reply(source, self.options.language, started=started)
-        else:
+        else:  # response.created follows the transcript, so clients can show the question first
             events = self.chat.turn(source, language=self.options.language, speech_end=started)
         heard = source if isinstance(source, str) else ""
         written: list[str] = []
@@ -429,6 +429,7 @@ class _Realtime:
                 "transcript": event.text,
                 "language": event.language,
             })  # fmt: skip
+            await self.send_created(rid)
             return event.text
         if isinstance(event, ReplyDelta):
             written.append(event.text)
@@ -443,6 +444,9 @@ class _Realtime:
             await self.send({"type": "response.text.done", "response_id": rid, "text": event.reply})
             await self.send_done(rid, "completed", event.transcript, event.reply, timings=event.timings.as_dict())
         return heard
+
+    async def send_created(self, rid: str) -> None:
+        await self.send({"type": "response.created", "response": {"id": rid, "status": "in_progress"}})
 
     async def send_done(self, rid: str, status: str, transcript: str, text: str, **extra: Any) -> None:
         response = {"id": rid, "status": status, "transcript": transcript, "output_text": text, **extra}
