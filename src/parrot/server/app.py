@@ -71,6 +71,14 @@ API_DESCRIPTION = """Offline multilingual speech generation (Mandarin, English, 
   `{"type": "audio.cancelled"}`, `{"type": "session.updated"}` and `{"type": "error", "error"}`.
   Audio starts as soon as the first sentence (or long clause) of the text is complete.
 
+* Voice chat: `POST /v1/audio/chat` takes a spoken (or typed) question and returns the answer of a language
+  model (any OpenAI-compatible endpoint, `PARROT_LLM_BASE_URL`, or the embedded one) spoken in the chosen
+  voice, with the transcript and the answer's text. WebSocket `/v1/realtime` (a subset of OpenAI's Realtime
+  API: `input_audio_buffer.append`, `session.update`, `conversation.item.create`, `response.create`,
+  `response.cancel` in; `input_audio_buffer.speech_started`/`speech_stopped`,
+  `conversation.item.input_audio_transcription.completed`, `response.text.delta`, `response.audio.delta`,
+  `response.done` out) is a live conversation with voice activity detection and barge-in.
+
 Every error has OpenAI's shape `{"error": {"message", "type", "param", "code"}}`. When the server has API
 keys, send `Authorization: Bearer KEY` (WebSocket: that header or `?api_key=KEY`). Too many streams at
 once: HTTP 429 with `Retry-After`.
