@@ -11,6 +11,7 @@ generation. Failures raise ``LLMError`` with a message that says what to check.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -141,6 +142,35 @@ def _error_detail(body: str) -> str:
     return body.strip()[:300]
 
 
+_PARAMS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _plain_cpu_buffers() -> Iterator[None]:
+    """Load weights into plain CPU buffers, without llama.cpp's "extra buffer types" (AMX tiles, repacked
+    weights). A llama.cpp built with ``-march=native`` (pip's source build) on a CPU that advertises AMX
+    uses AMX kernels for quantised weights, and virtual machines that advertise AMX without enabling it
+    (this project's build machines) kill the process with SIGILL on the first prompt. The plain AVX2/AVX-512
+    kernels work everywhere. ``Llama`` does not expose the flag, so the default parameters are adjusted while
+    the model loads."""
+    from llama_cpp import llama_cpp as lib
+
+    original = lib.llama_model_default_params
+
+    def params():  # noqa: ANN202 - llama_model_params
+        value = original()
+        if hasattr(value, "use_extra_bufts"):
+            value.use_extra_bufts = False
+        return value
+
+    with _PARAMS_LOCK:
+        lib.llama_model_default_params = params
+        try:
+            yield
+        finally:
+            lib.llama_model_default_params = original
+
+
 class EmbeddedModel:
     """A GGUF instruct model run in this process by llama-cpp-python (CPU). One generation at a time; a
     second waits for the first. The chat template stored in the GGUF formats the conversation."""
@@ -159,7 +189,8 @@ class EmbeddedModel:
         if threads > 0:
             kwargs["n_threads"] = threads
         try:
-            self._llama = Llama(model_path=str(path), **kwargs)
+            with _plain_cpu_buffers():
+                self._llama = Llama(model_path=str(path), **kwargs)
         except Exception as exc:  # llama.cpp reports a bad file as ValueError/RuntimeError
             raise LLMError(f"cannot load the embedded language model {path}: {exc}") from exc
         self._lock = threading.Lock()
