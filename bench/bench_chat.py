@@ -19,15 +19,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import time
 
 import numpy as np
 
-QUESTIONS = {
-    "en": "What is the capital of France?",
-    "zh": "法国的首都是哪个城市？",
+QUESTIONS = {  # (question, the voice that asks it)
+    "en": ("What is the capital of France?", "linda"),
+    "zh": ("法国的首都是哪个城市？", "jf_alpha"),
 }
 STAGES = ["vad", "asr", "model_first_phrase", "tts_first_chunk", "first_audio", "words_per_second", "total"]
 
@@ -72,7 +73,8 @@ def main() -> int:
 
     questions = {}
     for lang in langs:
-        speech = tts.say(QUESTIONS[lang], "linda")
+        text, asker = QUESTIONS[lang]
+        speech = tts.say(text, asker)
         audio = resample(speech.audio, speech.sample_rate, 16_000)
         questions[lang] = np.concatenate([np.zeros(8_000, np.float32), audio, np.zeros(16_000, np.float32)])
 
@@ -92,7 +94,9 @@ def main() -> int:
                 results.setdefault(lang, {}).setdefault(key, []).append(float(figures[key] or 0.0))
             samples.setdefault(lang, []).append(f"{done.transcript!r} -> {done.reply!r} ({len(answer) / 24000:.1f} s)")
 
-    print(f"\nvoice chat, {chat.llm_description}, voice {args.voice}, median of {args.repeat} turns (seconds)")
+    load = os.getloadavg()[0]
+    print(f"\nvoice chat, {chat.llm_description}, voice {args.voice}, median of {args.repeat} turns (seconds); "
+          f"load average {load:.1f} on {os.cpu_count()} cores")
     header = ["lang", *STAGES]
     print(" | ".join(f"{h:>18}" for h in header))
     for lang, figures in results.items():
@@ -120,7 +124,7 @@ def end_of_turn(detector, audio: np.ndarray) -> tuple[float, np.ndarray]:  # noq
         processing = time.perf_counter() - t0
         for event in events:
             if isinstance(event, SpeechStopped):
-                waited = (i + step) / 16_000 - event.end  # audio that had to arrive after the speech ended
+                waited = detector.position - event.end  # audio that had to arrive after the speech ended
                 return waited + processing, event.audio
     raise RuntimeError("the VAD never ended the turn")
 

@@ -155,3 +155,12 @@ def test_spoken_question_gets_a_relevant_spoken_answer(tts, recognizer, fake_llm
     assert "paris" in back and "capital" in back
     t = done.timings
     assert t.asr and t.first_audio and t.tts_first_chunk and t.total and t.first_audio < t.total
+
+
+@pytest.mark.slow
+def test_short_utterance_recognition_hears_the_same_words(recognizer, question_wav: Path) -> None:
+    audio, _ = decode(question_wav, 16_000)
+    full = recognizer.transcribe(audio, language="en").text
+    short = recognizer.transcribe(audio, language="en", short=True)
+    assert short.text.lower().strip(" ?.") == full.lower().strip(" ?.") == "what is the capital of france"
+    assert short.language == "en" and abs(short.duration - len(audio) / 16_000) < 1e-6

@@ -47,7 +47,9 @@ LANGUAGE_HINTS = {
 class Transcriber(Protocol):
     """Speech recognition (``parrot.asr.Recognizer``)."""
 
-    def transcribe(self, audio: np.ndarray, *, language: str | None = None, prompt: str | None = None) -> Transcript:
+    def transcribe(
+        self, audio: np.ndarray, *, language: str | None = None, prompt: str | None = None, short: bool = False
+    ) -> Transcript:
         ...
 
 
@@ -212,7 +214,9 @@ class ChatSession:
         started = speech_end if speech_end is not None else time.perf_counter()
         transcriber = self.transcriber
         t0 = time.perf_counter()
-        heard = await asyncio.to_thread(lambda: transcriber.transcribe(audio, language=language))
+        heard = await asyncio.to_thread(
+            lambda: transcriber.transcribe(audio, language=language, short=True)
+        )
         asr_seconds = time.perf_counter() - t0
         if not heard.text.strip():
             raise InputError("no words were recognised in the speech; speak clearly and try again")
