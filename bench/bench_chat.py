@@ -5,9 +5,11 @@
     .venv/bin/python bench/bench_chat.py --llm-url http://localhost:11434/v1 --llm-model llama3.2
 
 Each question is spoken by Parrot (so nothing is downloaded), fed to the Silero VAD turn detector in
-100 ms pieces as a microphone would send it, and answered through the same ChatSession the server uses.
-Stages: "vad" is the wait from the real end of speech until the detector ends the turn (the silence it
-needs, plus processing); "asr" is Whisper base on the turn; "model first phrase" is from the model's
+100 ms pieces at the pace a microphone records them, and answered through the same ChatSession (and the
+same early transcription at the first pause) as the server's WebSocket. Stages: "vad" is the wait from the
+real end of speech until the detector ends the turn (the silence it needs, packet buffering, processing);
+"asr" is the time still waited for Whisper base after that (it starts at the pause, so it overlaps the VAD
+wait); "model first phrase" is from the model's
 start to its first complete speakable phrase (including reading the prompt); "tts first chunk" from that
 phrase to its first audio; "first audio" is the whole voice-to-first-audio latency. Also the model's
 words per second and the total turn time. The first turn of each run is a warm-up and not counted.
@@ -50,7 +52,7 @@ def main() -> int:
     from parrot import Parrot
     from parrot.audio import resample
     from parrot.chat.config import ChatSettings, load_model
-    from parrot.chat.pipeline import ChatSession, LocalSpeaker, collect
+    from parrot.chat.pipeline import ChatSession, LocalSpeaker
     from parrot.chat.vad import TurnDetector
 
     chat = ChatSettings.from_env()
@@ -84,9 +86,7 @@ def main() -> int:
         for run in range(args.repeat + 1):
             session = ChatSession(model, LocalSpeaker(tts), transcriber=recognizer, voice=args.voice,
                                   system_prompt=chat.system_prompt, max_tokens=chat.max_tokens)
-            vad, turn = end_of_turn(detector, question)
-            speech_end = time.perf_counter() - vad
-            _, answer, done = asyncio.run(collect(session.turn(turn, speech_end=speech_end)))
+            vad, (_, answer, done) = asyncio.run(live_turn(session, detector, question))
             if run == 0:
                 continue  # warm-up
             figures = {**done.timings.as_dict(), "vad": vad}
@@ -111,21 +111,27 @@ def main() -> int:
     return 0
 
 
-def end_of_turn(detector, audio: np.ndarray) -> tuple[float, np.ndarray]:  # noqa: ANN001 - TurnDetector
-    """Feed ``audio`` in 100 ms pieces; returns (seconds from the real end of speech until the turn ended,
-    counting the silence the detector waits for and its processing time; the turn's audio)."""
+async def live_turn(session, detector, audio: np.ndarray):  # noqa: ANN001, ANN201 - ChatSession, TurnDetector
+    """Feed ``audio`` to the VAD in 100 ms pieces at the pace a microphone records them, with the early
+    transcription the server does; returns (seconds from the real end of speech until the VAD ended the
+    turn, and the turn's events, answer audio and ``TurnDone``)."""
+    from parrot.chat.pipeline import EarlyTranscript, collect
     from parrot.chat.vad import SpeechStopped
 
     detector.reset()
+    early = EarlyTranscript(session)
+    base = detector.position
     step = 1_600
-    for i in range(0, len(audio), step):
-        t0 = time.perf_counter()
-        events = detector.push(audio[i : i + step])
-        processing = time.perf_counter() - t0
-        for event in events:
+    t_start = time.perf_counter()
+    for k, i in enumerate(range(0, len(audio), step)):
+        await asyncio.sleep(max(0.0, t_start + (k + 1) * step / 16_000 - time.perf_counter()))
+        for event in detector.push(audio[i : i + step]):
+            early.observe(event)
             if isinstance(event, SpeechStopped):
-                waited = detector.position - event.end  # audio that had to arrive after the speech ended
-                return waited + processing, event.audio
+                speech_end = t_start + (event.end - base)  # when the last word ended, on the wall clock
+                vad = time.perf_counter() - speech_end
+                turn = session.turn(event.audio, speech_end=speech_end, heard=early.take(event))
+                return vad, await collect(turn)
     raise RuntimeError("the VAD never ended the turn")
 
 

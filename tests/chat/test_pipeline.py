@@ -15,6 +15,7 @@ from parrot.audio import decode, resample
 from parrot.chat.llm import Message, OpenAICompatibleModel
 from parrot.chat.pipeline import (
     ChatSession,
+    EarlyTranscript,
     LocalSpeaker,
     ReplyAudio,
     ReplyDelta,
@@ -164,3 +165,39 @@ def test_short_utterance_recognition_hears_the_same_words(recognizer, question_w
     short = recognizer.transcribe(audio, language="en", short=True)
     assert short.text.lower().strip(" ?.") == full.lower().strip(" ?.") == "what is the capital of france"
     assert short.language == "en" and abs(short.duration - len(audio) / 16_000) < 1e-6
+
+
+def test_early_transcript_is_used_only_when_the_pause_was_the_end() -> None:
+    from parrot.asr import Transcript
+    from parrot.chat.vad import SpeechPaused, SpeechStarted, SpeechStopped
+
+    class CountingRecognizer:
+        def __init__(self) -> None:
+            self.calls: list[int] = []
+
+        def transcribe(self, audio, *, language=None, prompt=None, short=False):  # noqa: ANN001
+            self.calls.append(len(audio))
+            return Transcript(f"{len(audio)} samples", "en", len(audio) / 16_000)
+
+    async def run() -> tuple[list[str], list[int]]:
+        recognizer = CountingRecognizer()
+        session = ChatSession(ScriptedModel(["OK."]), RecordingSpeaker(), transcriber=recognizer)
+        early = EarlyTranscript(session)
+        heard = []
+        audio = np.zeros(16_000, np.float32)
+        # 1. the pause was the end of the turn: its transcription is reused
+        early.observe(SpeechStarted(0.0))
+        early.observe(SpeechPaused(7, audio[:8_000]))
+        stopped = SpeechStopped(0.0, 0.5, audio, segment=7)
+        events, _, _ = await collect(session.turn(stopped.audio, heard=early.take(stopped)))
+        heard.append(events[0].text)
+        # 2. the user spoke again after the pause: the turn is transcribed afresh
+        early.observe(SpeechPaused(8, audio[:4_000]))
+        stopped = SpeechStopped(0.0, 1.0, audio, segment=9)
+        events, _, _ = await collect(session.turn(stopped.audio, heard=early.take(stopped)))
+        heard.append(events[0].text)
+        return heard, recognizer.calls
+
+    heard, calls = asyncio.run(run())
+    assert heard == ["8000 samples", "16000 samples"]
+    assert sorted(calls) == [4_000, 8_000, 16_000]  # the unused early one still ran (in its thread)

@@ -11,6 +11,7 @@ from parrot.audio import AudioError, decode
 from parrot.chat.vad import (
     FRAME_SAMPLES,
     SileroVad,
+    SpeechPaused,
     SpeechStarted,
     SpeechStopped,
     TurnConfig,
@@ -41,12 +42,14 @@ def test_turn_detector_finds_start_and_end_in_a_stream(question: np.ndarray) -> 
     for i in range(0, len(question), 1_600):  # 100 ms pieces, as a microphone would send them
         events += [(detector.position, e) for e in detector.push(question[i : i + 1_600])]
     kinds = [type(e) for _, e in events]
-    assert kinds == [SpeechStarted, SpeechStopped]
-    started, stopped = events[0][1], events[1][1]
+    assert kinds == [SpeechStarted, SpeechPaused, SpeechStopped]
+    started, paused, stopped = (e for _, e in events)
+    assert isinstance(paused, SpeechPaused) and paused.segment == stopped.segment  # silence only after the pause
+    assert 0.1 <= events[2][0] - events[1][0] <= 0.5  # reported well before the turn ends
     assert isinstance(started, SpeechStarted) and isinstance(stopped, SpeechStopped)
     assert 0.35 <= started.at <= 0.75
     assert 1.9 <= stopped.end <= 2.4
-    assert 0.45 <= events[1][0] - stopped.end <= 0.7  # decided after silence_ms of silence
+    assert 0.45 <= events[2][0] - stopped.end <= 0.7  # decided after silence_ms of silence
     assert len(stopped.audio) / 16_000 >= stopped.end - stopped.start  # the whole turn, with its prefix
     assert not detector.speaking
 
@@ -70,3 +73,16 @@ def test_find_speech_in_a_recording(question: np.ndarray) -> None:
         find_speech(np.random.default_rng(1).normal(0, 0.02, 32_000).astype(np.float32))
     with pytest.raises(AudioError, match="too short"):
         find_speech(np.zeros(100, np.float32))
+
+
+def test_a_pause_followed_by_more_speech_is_not_the_end(question: np.ndarray) -> None:
+    speech = question[8_000:-12_000]
+    gap = np.zeros(4_800, np.float32)  # 300 ms: a pause, shorter than silence_ms
+    detector = TurnDetector(TurnConfig(silence_ms=500, pause_ms=160))
+    events = detector.push(np.concatenate([question[:8_000], speech, gap, speech, np.zeros(12_000, np.float32)]))
+    pauses = [e for e in events if isinstance(e, SpeechPaused)]
+    stopped = [e for e in events if isinstance(e, SpeechStopped)]
+    assert len(stopped) == 1 and len(pauses) >= 2
+    assert pauses[0].segment != stopped[0].segment  # the first pause's audio misses the second half
+    assert pauses[-1].segment == stopped[0].segment
+    assert len(stopped[0].audio) > 2 * len(speech)

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -30,6 +30,7 @@ from .aio import iterate_in_thread
 from .config import DEFAULT_SYSTEM_PROMPT
 from .llm import ChatModel, Message
 from .speakable import SpeakableFilter
+from .vad import SpeechPaused, SpeechStarted, SpeechStopped, VadEvent
 
 if TYPE_CHECKING:
     from ..api import Parrot
@@ -202,27 +203,39 @@ class ChatSession:
         else:
             self.history.clear()
 
+    async def transcribe(self, audio: np.ndarray, language: str | None = None) -> Transcribed:
+        """What the user said in ``audio`` (mono float32 at 16 kHz), recognised in a thread."""
+        if self.transcriber is None:
+            raise InputError("this chat session has no speech recognizer; send text instead")
+        transcriber = self.transcriber
+        t0 = time.perf_counter()
+        heard = await asyncio.to_thread(lambda: transcriber.transcribe(audio, language=language, short=True))
+        return Transcribed(heard.text, heard.language, time.perf_counter() - t0)
+
     async def turn(
-        self, audio: np.ndarray, *, language: str | None = None, speech_end: float | None = None
+        self,
+        audio: np.ndarray,
+        *,
+        language: str | None = None,
+        speech_end: float | None = None,
+        heard: Awaitable[Transcribed] | None = None,
     ) -> AsyncIterator[ChatEvent]:
         """Answer one spoken turn (``audio``: mono float32 at 16 kHz, the user's speech).
 
         ``speech_end``: ``time.perf_counter()`` when the user stopped speaking, so ``first_audio`` counts
-        from there (default: now). Raises ``InputError`` when no words are recognised."""
-        if self.transcriber is None:
-            raise InputError("this chat session has no speech recognizer; send text instead")
+        from there (default: now). ``heard``: a transcription of ``audio`` already under way (started when
+        the user paused, see ``EarlyTranscript``); the ``asr`` timing is then the time still waited for it.
+        Raises ``InputError`` when no words are recognised."""
         started = speech_end if speech_end is not None else time.perf_counter()
-        transcriber = self.transcriber
         t0 = time.perf_counter()
-        heard = await asyncio.to_thread(
-            lambda: transcriber.transcribe(audio, language=language, short=True)
-        )
+        transcript = await (heard if heard is not None else self.transcribe(audio, language))
         asr_seconds = time.perf_counter() - t0
-        if not heard.text.strip():
+        if not transcript.text.strip():
             raise InputError("no words were recognised in the speech; speak clearly and try again")
-        yield Transcribed(heard.text, heard.language, asr_seconds)
-        async with contextlib.aclosing(self.reply(heard.text, heard.language, started=started)) as events:
-            async for event in events:
+        yield Transcribed(transcript.text, transcript.language, asr_seconds)
+        events = self.reply(transcript.text, transcript.language, started=started)
+        async with contextlib.aclosing(events) as stream:
+            async for event in stream:
                 if isinstance(event, TurnDone):
                     event.timings.asr = asr_seconds
                 yield event
@@ -320,6 +333,46 @@ class ChatSession:
         if timings.model_first_phrase is None:
             timings.model_first_phrase = now - t0
         await phrases.put((phrase, now))
+
+
+class EarlyTranscript:
+    """Starts transcribing the user's turn when they pause (``SpeechPaused``), so when the pause turns out
+    to be the end of the turn the transcript is ready, or nearly: recognition overlaps the silence the VAD
+    waits for. Feed it every VAD event; ``take`` returns the transcription to pass to ``ChatSession.turn``
+    as ``heard`` when it is still valid (nothing but silence after the pause), else None. At most one early
+    transcription runs at a time."""
+
+    def __init__(self, session: ChatSession, language: str | None = None) -> None:
+        self.session = session
+        self.language = language
+        self._segment: int | None = None
+        self._task: asyncio.Task[Transcribed] | None = None
+
+    def observe(self, event: VadEvent) -> None:
+        if isinstance(event, SpeechPaused) and (self._task is None or self._task.done()):
+            self._segment = event.segment
+            self._task = asyncio.ensure_future(self.session.transcribe(event.audio, self.language))
+        elif isinstance(event, SpeechStarted):
+            self._drop()
+
+    def take(self, stopped: SpeechStopped) -> asyncio.Task[Transcribed] | None:
+        task, segment = self._task, self._segment
+        self._task = self._segment = None
+        if task is not None and segment == stopped.segment:
+            return task
+        if task is not None and not task.done():
+            task.add_done_callback(_retrieve)  # it runs to its end in its thread anyway; nobody needs it
+        return None
+
+    def _drop(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.add_done_callback(_retrieve)
+        self._task = self._segment = None
+
+
+def _retrieve(task: asyncio.Task[Transcribed]) -> None:
+    if not task.cancelled():
+        task.exception()  # mark it retrieved: an unused early transcription may fail silently
 
 
 async def collect(events: AsyncIterator[ChatEvent]) -> tuple[list[ChatEvent], np.ndarray, TurnDone]:

@@ -97,7 +97,8 @@ class TurnConfig:
     (hysteresis in between); ``min_speech_ms``: speech needed before a turn counts as started (coughs and
     clicks do not); ``silence_ms``: silence that ends the turn; ``prefix_ms``: audio kept from before the
     detected start (the first syllable begins quietly); ``max_turn_seconds``: a turn longer than this is
-    ended anyway.
+    ended anyway. ``pause_ms``: silence after which ``SpeechPaused`` is reported (the turn may be ending:
+    work can start early); 0 disables it.
     """
 
     threshold: float = 0.5
@@ -106,12 +107,15 @@ class TurnConfig:
     silence_ms: int = 500
     prefix_ms: int = 300
     max_turn_seconds: float = 30.0
+    pause_ms: int = 160
 
     def __post_init__(self) -> None:
         if not 0 < self.release <= self.threshold < 1:
             raise ValueError("VAD thresholds must satisfy 0 < release <= threshold < 1")
         if self.silence_ms < 32 or self.min_speech_ms < 0 or self.prefix_ms < 0 or self.max_turn_seconds <= 0:
             raise ValueError("silence_ms must be at least 32; min_speech_ms and prefix_ms not negative")
+        if self.pause_ms < 0:
+            raise ValueError("pause_ms must not be negative")
 
     @staticmethod
     def frames(ms: float) -> int:
@@ -126,12 +130,27 @@ class SpeechStarted:
 
 
 @dataclass(frozen=True)
+class SpeechPaused:
+    """The user has been silent for ``pause_ms``: the turn may be ending. ``audio`` is the turn so far;
+    ``segment`` identifies the speech it holds (see ``SpeechStopped.segment``)."""
+
+    segment: int
+    audio: np.ndarray = field(repr=False)
+
+
+@dataclass(frozen=True)
 class SpeechStopped:
-    """The user's turn ended: speech from ``start`` to ``end`` seconds, ``audio`` (16 kHz) of the turn."""
+    """The user's turn ended: speech from ``start`` to ``end`` seconds, ``audio`` (16 kHz) of the turn.
+    ``segment`` equals that of the last ``SpeechPaused`` when nothing but silence came after that pause (so
+    work started on the paused audio, e.g. its transcript, is still valid)."""
 
     start: float
     end: float
     audio: np.ndarray = field(repr=False)
+    segment: int = -1
+
+
+VadEvent = SpeechStarted | SpeechPaused | SpeechStopped
 
 
 class TurnDetector:
@@ -154,18 +173,19 @@ class TurnDetector:
         self._frames_seen = getattr(self, "_frames_seen", 0)
         self._turn_start_frame = 0
         self._last_speech_frame = 0
+        self._segment = getattr(self, "_segment", 0) + 1  # never reused, so a stale pause never matches
 
     @property
     def position(self) -> float:
         """Seconds of audio processed so far."""
         return self._frames_seen * FRAME_SAMPLES / VAD_SAMPLE_RATE
 
-    def push(self, audio: np.ndarray) -> list[SpeechStarted | SpeechStopped]:
+    def push(self, audio: np.ndarray) -> list[VadEvent]:
         """Process ``audio`` (mono float32, 16 kHz); return the events it completes, in order."""
         audio = np.concatenate([self._pending, np.asarray(audio, dtype=np.float32).reshape(-1)])
         whole = len(audio) - len(audio) % FRAME_SAMPLES
         self._pending = audio[whole:]
-        events: list[SpeechStarted | SpeechStopped] = []
+        events: list[VadEvent] = []
         for frame in audio[:whole].reshape(-1, FRAME_SAMPLES):
             event = self._frame(frame.copy())
             if event is not None:
@@ -179,7 +199,7 @@ class TurnDetector:
             return None
         return self._stop()
 
-    def _frame(self, frame: np.ndarray) -> SpeechStarted | SpeechStopped | None:
+    def _frame(self, frame: np.ndarray) -> VadEvent | None:
         cfg = self.config
         prob = self.vad(frame)
         index = self._frames_seen
@@ -202,12 +222,16 @@ class TurnDetector:
         if prob < cfg.release:
             self._silence_run += 1
         else:
+            if self._silence_run:
+                self._segment += 1  # speech again after some silence: earlier pauses are void
             self._silence_run = 0
             if prob >= cfg.threshold:
                 self._last_speech_frame = index
         too_long = len(self._turn) * FRAME_SAMPLES >= cfg.max_turn_seconds * VAD_SAMPLE_RATE
         if self._silence_run >= TurnConfig.frames(cfg.silence_ms) or too_long:
             return self._stop()
+        if cfg.pause_ms and self._silence_run == TurnConfig.frames(cfg.pause_ms):
+            return SpeechPaused(self._segment, np.concatenate(self._turn))
         return None
 
     def _stop(self) -> SpeechStopped:
@@ -216,6 +240,7 @@ class TurnDetector:
             start=self._turn_start_frame * FRAME_SAMPLES / rate,
             end=(self._last_speech_frame + 1) * FRAME_SAMPLES / rate,
             audio=np.concatenate(self._turn) if self._turn else np.zeros(0, np.float32),
+            segment=self._segment,
         )
         self.reset()
         return event

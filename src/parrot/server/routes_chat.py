@@ -37,7 +37,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -51,8 +51,17 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from ..api import MAX_SPEED, MIN_SPEED
 from ..asr import ASR_SAMPLE_RATE
 from ..audio import FORMATS, AudioError, StreamResampler, encode, to_pcm16
-from ..chat.pipeline import ChatEvent, ChatSession, ReplyAudio, ReplyDelta, Transcribed, TurnDone, collect
-from ..chat.vad import SpeechStarted, SpeechStopped, TurnConfig, TurnDetector, trim_to_speech
+from ..chat.pipeline import (
+    ChatEvent,
+    ChatSession,
+    EarlyTranscript,
+    ReplyAudio,
+    ReplyDelta,
+    Transcribed,
+    TurnDone,
+    collect,
+)
+from ..chat.vad import SpeechPaused, SpeechStarted, TurnConfig, TurnDetector, VadEvent, trim_to_speech
 from ..errors import InputError
 from ..text.segment import check_language
 from ..voices.voice import Voice
@@ -227,6 +236,7 @@ class _Realtime:
         self.detector: TurnDetector | None = None
         self.resampler: StreamResampler | None = None
         self.chat: ChatSession | None = None
+        self.early: EarlyTranscript | None = None
         self.response: asyncio.Task[None] | None = None
         self.pending_text: str | None = None
         self._send_lock = asyncio.Lock()
@@ -240,6 +250,7 @@ class _Realtime:
             await self.send_error(exc)
             raise _Closed() from exc
         self.detector = await asyncio.to_thread(TurnDetector, self.turns)
+        self.early = EarlyTranscript(self.chat)
         await self.send({"type": "session.created", "session": self.describe()})
 
     def describe(self) -> dict[str, Any]:
@@ -329,6 +340,8 @@ class _Realtime:
             prompt = str(session["instructions"] or "").strip()
             self.chat.system_prompt = prompt or self.state.chat_settings.system_prompt
         self.chat.voice, self.chat.speed = self.options.voice, self.options.speed
+        if self.early is not None:
+            self.early.language = self.options.language
         if "input_sample_rate" in changes:
             self.resampler = None
 
@@ -368,7 +381,11 @@ class _Realtime:
         for event in self.detector.push(samples):
             await self.on_vad(event)
 
-    async def on_vad(self, event: SpeechStarted | SpeechStopped) -> None:
+    async def on_vad(self, event: VadEvent) -> None:
+        assert self.early is not None
+        self.early.observe(event)  # transcription starts while the VAD waits out the silence
+        if isinstance(event, SpeechPaused):
+            return
         if isinstance(event, SpeechStarted):
             await self.send({"type": "input_audio_buffer.speech_started", "audio_start_ms": int(event.at * 1000)})
             if self.options.server_vad:
@@ -379,7 +396,7 @@ class _Realtime:
             assert self.detector is not None
             lag = max(0.0, self.detector.position - event.end)  # the silence waited for, and buffering
             await self.send({"type": "input_audio_buffer.committed"})
-            await self.start_response(event.audio, time.perf_counter() - lag)
+            await self.start_response(event.audio, time.perf_counter() - lag, self.early.take(event))
 
     async def commit(self) -> None:
         assert self.detector is not None
@@ -391,9 +408,12 @@ class _Realtime:
 
     # -- responses ------------------------------------------------------------------------------------
 
-    async def start_response(self, source: np.ndarray | str, started: float) -> None:
+    async def start_response(
+        self, source: np.ndarray | str, started: float, heard: Awaitable[Transcribed] | None = None
+    ) -> None:
         await self.cancel_response()
-        self.response = asyncio.create_task(self.respond(source, started, f"resp_{uuid.uuid4().hex[:16]}"))
+        rid = f"resp_{uuid.uuid4().hex[:16]}"
+        self.response = asyncio.create_task(self.respond(source, started, rid, heard))
 
     async def cancel_response(self) -> None:
         task, self.response = self.response, None
@@ -401,13 +421,15 @@ class _Realtime:
             task.cancel()
             await asyncio.wait([task])
 
-    async def respond(self, source: np.ndarray | str, started: float, rid: str) -> None:
+    async def respond(
+        self, source: np.ndarray | str, started: float, rid: str, heard: Awaitable[Transcribed] | None = None
+    ) -> None:
         assert self.chat is not None
         if isinstance(source, str):
             await self.send_created(rid)
             events = self.chat.reply(source, self.options.language, started=started)
         else:  # response.created follows the transcript, so clients can show the question first
-            events = self.chat.turn(source, language=self.options.language, speech_end=started)
+            events = self.chat.turn(source, language=self.options.language, speech_end=started, heard=heard)
         heard = source if isinstance(source, str) else ""
         written: list[str] = []
         try:
