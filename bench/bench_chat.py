@@ -30,7 +30,7 @@ import numpy as np
 
 QUESTIONS = {  # (question, the voice that asks it)
     "en": ("What is the capital of France?", "linda"),
-    "zh": ("法国的首都是哪个城市？", "jf_alpha"),
+    "zh": ("请问法国的首都在哪里？", "jf_alpha"),  # a phrasing Whisper hears right in this accented voice
 }
 STAGES = ["vad", "asr", "model_first_phrase", "tts_first_chunk", "first_audio", "words_per_second", "total"]
 
