@@ -73,6 +73,16 @@ def main() -> int:
     print(f"models: Kokoro + Whisper base loaded in {load_tts:.1f} s; LLM {chat.llm_description} in {load_llm:.1f} s",
           file=sys.stderr)
 
+    # How busy is the machine? The bare engine's first chunk of a short sentence takes about 0.55 s on an
+    # idle 2-core machine (bench_engine.py); other jobs on the same cores stretch every stage below alike.
+    calibration = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        next(iter(tts.stream("The capital of France is Paris.", args.voice)))
+        calibration.append(time.perf_counter() - t0)
+    print(f"calibration: bare engine first chunk {statistics.median(calibration):.2f} s (about 0.55 s when idle)",
+          file=sys.stderr)
+
     questions = {}
     for lang in langs:
         text, asker = QUESTIONS[lang]
