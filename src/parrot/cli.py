@@ -58,8 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     chat = sub.add_parser(
         "chat",
         help="voice chat: a spoken (or typed) question in, the answer of a language model spoken back",
-        description="One turn with --input/--text, else an interactive conversation (type a question, or "
-        "'@file.wav' to ask with a recording; /voice NAME, /reset, /quit). The language model is the one "
+        description="One turn with --input/--text; --mic for a spoken conversation; else an interactive typed "
+        "one (type a question, or '@file.wav' to ask with a recording; /voice NAME, /reset, /quit). The language "
+        "model is the one "
         "PARROT_LLM_BASE_URL points to, else the embedded one (PARROT_LLM_EMBEDDED).",
     )
     chat.add_argument("-i", "--input", help="the question as a recording (any audio format)")
@@ -70,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--system", help="system prompt (default: PARROT_CHAT_SYSTEM_PROMPT or a built-in one)")
     chat.add_argument("--lang", help="language of the question, zh or en (default: detected)")
     chat.add_argument("--speed", type=float, default=1.0, help="speaking rate of the answer, 0.5-2.0")
+    chat.add_argument("--mic", action="store_true", help="voice mode: listen to the microphone (arecord); speak, "
+                      "pause, hear the answer; speaking over it interrupts it (use headphones)")
+    chat.add_argument("--mic-command", help="with --mic: a command printing raw 16 kHz 16-bit mono PCM "
+                      "(default: arecord -q -t raw -f S16_LE -r 16000 -c 1)")
     chat.add_argument("--save-dir", help="interactive mode: write each answer as answer-N.wav here")
     chat.add_argument("--play", action="store_true", help="interactive mode: play answers with aplay as they are made")
     chat.add_argument("-q", "--quiet", action="store_true", help="do not print timings to stderr")

@@ -58,3 +58,40 @@ def test_errors_are_one_line(tmp_path: Path, fake_llm, data_dir: Path) -> None:
     assert result.returncode == 2 and "-o FILE" in result.stderr
     result = run("--text", "hi", "-o", str(tmp_path / "a.wav"), "-v", "nobody", llm_url=url, data_dir=data_dir)
     assert result.returncode == 2 and "nobody" in result.stderr
+
+
+def test_voice_mode_answers_and_can_be_interrupted(tmp_path: Path, tts, fake_llm, data_dir: Path) -> None:  # noqa: ANN001
+    """``--mic`` with a fake microphone: a command that plays a recording as raw 16 kHz PCM, in real time."""
+    import numpy as np
+
+    from parrot.audio import resample, to_pcm16
+
+    def said(text: str) -> np.ndarray:
+        speech = tts.say(text, "linda")
+        return resample(speech.audio, speech.sample_rate, 16_000)
+
+    def silence(seconds: float) -> np.ndarray:
+        return np.zeros(int(seconds * 16_000), np.float32)
+
+    raw = tmp_path / "mic.raw"
+    raw.write_bytes(to_pcm16(np.concatenate([
+        silence(0.5), said("Please tell me a long story."), silence(3.0),
+        said("What is the capital of France?"), silence(2.5),
+    ])))  # fmt: skip
+    player = (
+        "import sys, time\n"
+        f"data = open({str(raw)!r}, 'rb').read()\n"
+        "for i in range(0, len(data), 3200):\n"
+        "    sys.stdout.buffer.write(data[i:i + 3200]); sys.stdout.buffer.flush(); time.sleep(0.1)\n"
+    )
+    script = tmp_path / "mic.py"
+    script.write_text(player)
+    url, _ = fake_llm
+    out = tmp_path / "answers"
+    result = run("--mic", "--mic-command", f"{sys.executable} {script}", "--save-dir", str(out),
+                 llm_url=url, data_dir=data_dir)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "long story" in result.stdout.lower() and "capital of france" in result.stdout.lower()
+    assert "(interrupted)" in result.stderr
+    assert "The capital of France is Paris." in result.stdout
+    assert [p.name for p in out.glob("answer-*.wav")] == ["answer-1.wav"]  # the interrupted one is not kept
