@@ -245,6 +245,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from .chat.config import ChatSettings
     from .server.app import create_app
     from .server.settings import ServerSettings
 
@@ -252,11 +253,12 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         settings = ServerSettings.from_env()
         settings = dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+        chat = ChatSettings.from_env()  # checked now: a bad PARROT_LLM_* stops the server before it starts
     except ValueError as exc:
         print(f"parrot: error: {exc}", file=sys.stderr)
         return 2
     uvicorn.run(
-        create_app(settings=settings),
+        create_app(settings=settings, chat=chat),
         host=args.host,
         port=args.port,
         log_level=args.log_level,
