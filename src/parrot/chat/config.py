@@ -25,7 +25,8 @@ class ChatSettings:
     ``qwen2.5-0.5b`` or ``smollm2-135m``). ``llm_model`` / ``llm_api_key``: ``PARROT_LLM_MODEL`` /
     ``PARROT_LLM_API_KEY``. ``system_prompt``, ``voice``: ``PARROT_CHAT_SYSTEM_PROMPT``, ``PARROT_CHAT_VOICE``
     (default: the engine's default voice). ``max_tokens``: ``PARROT_CHAT_MAX_TOKENS``; ``history_turns``:
-    exchanges remembered per session (``PARROT_CHAT_HISTORY_TURNS``).
+    exchanges remembered per session (``PARROT_CHAT_HISTORY_TURNS``); ``llm_threads``: threads of the
+    embedded model (``PARROT_LLM_THREADS``; 0: as many as ``PARROT_THREADS``).
     """
 
     llm_base_url: str | None = None
@@ -38,6 +39,7 @@ class ChatSettings:
     max_tokens: int = 160
     temperature: float = 0.6
     history_turns: int = 8
+    llm_threads: int = 0  # embedded model's threads; 0 = PARROT_THREADS (all cores)
 
     def __post_init__(self) -> None:
         if self.embedded_llm not in EMBEDDED_LLMS:
@@ -64,6 +66,7 @@ class ChatSettings:
             voice=env.get("PARROT_CHAT_VOICE", "").strip() or None,
             max_tokens=env_number("PARROT_CHAT_MAX_TOKENS", cls.max_tokens, int, 1),
             history_turns=env_number("PARROT_CHAT_HISTORY_TURNS", cls.history_turns, int, 0),
+            llm_threads=env_number("PARROT_LLM_THREADS", cls.llm_threads, int, 0),
         )
 
 
@@ -74,6 +77,7 @@ def load_model(chat: ChatSettings, settings: Settings | None = None):  # noqa: A
     if chat.llm_base_url:
         return OpenAICompatibleModel(chat.llm_base_url, chat.llm_model, chat.llm_api_key, timeout=chat.llm_timeout)
     settings = settings or Settings.from_env()
-    model = EmbeddedModel.load(chat.embedded_llm, settings.data_dir, threads=settings.resolved_threads())
+    threads = chat.llm_threads or settings.resolved_threads()
+    model = EmbeddedModel.load(chat.embedded_llm, settings.data_dir, threads=threads)
     model.warm_up(chat.system_prompt)
     return model
