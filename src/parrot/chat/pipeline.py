@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, UnknownVoiceError
 from ..text.phrases import PhraseCutter
 from ..voices.voice import Voice
 from .aio import iterate_in_thread
@@ -291,15 +291,20 @@ class ChatSession:
                     if not any(c.isalnum() for c in words):
                         continue
                     first = True
-                    async with contextlib.aclosing(self.speaker.speak(words, self.voice, self.speed)) as audio:
-                        async for chunk in audio:
-                            if first:
-                                spoken.append(words)
-                                if timings.tts_first_chunk is None:
-                                    timings.tts_first_chunk = time.perf_counter() - ready
-                                    timings.first_audio = time.perf_counter() - started
-                            await events.put(ReplyAudio(chunk, self.speaker.sample_rate, words if first else ""))
-                            first = False
+                    try:
+                        async with contextlib.aclosing(self.speaker.speak(words, self.voice, self.speed)) as audio:
+                            async for chunk in audio:
+                                if first:
+                                    spoken.append(words)
+                                    if timings.tts_first_chunk is None:
+                                        timings.tts_first_chunk = time.perf_counter() - ready
+                                        timings.first_audio = time.perf_counter() - started
+                                await events.put(ReplyAudio(chunk, self.speaker.sample_rate, words if first else ""))
+                                first = False
+                    except UnknownVoiceError:
+                        raise
+                    except InputError:  # e.g. only symbols, or a script the engine cannot speak: shown, not said
+                        continue
                 await events.put(_END)
             except Exception as exc:
                 await events.put(_Failed(exc))
