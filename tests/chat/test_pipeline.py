@@ -130,6 +130,8 @@ def test_model_failure_propagates_and_is_not_remembered() -> None:
     assert session.history == []
     with pytest.raises(InputError, match="empty"):
         asyncio.run(collect(session.reply("   ")))
+    with pytest.raises(InputError, match="speed 9 is out of range"):
+        ChatSession(Broken(), RecordingSpeaker(), speed=9)
 
 
 def test_count_words() -> None:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
+from ..api import MAX_SPEED, MIN_SPEED
 from ..errors import InputError, UnknownVoiceError
 from ..text.phrases import PhraseCutter
 from ..voices.voice import Voice
@@ -171,6 +172,8 @@ class ChatSession:
         temperature: float = 0.6,
         history_turns: int = 8,
     ) -> None:
+        if not MIN_SPEED <= speed <= MAX_SPEED:
+            raise InputError(f"speed {speed} is out of range; use {MIN_SPEED} to {MAX_SPEED}")
         self.model = model
         self.speaker = speaker
         self.transcriber = transcriber

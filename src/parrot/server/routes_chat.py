@@ -92,7 +92,7 @@ class SchedulerSpeaker:
                 if piece.chunk is not None:
                     yield piece.chunk.audio
 
-    async def _admit(self, text: str, voice: str | None, speed: float, started: float) -> Job[Any]:
+    async def _admit(self, text: str, voice: str | Voice | None, speed: float, started: float) -> Job[Any]:
         while True:
             try:
                 return self.state.start_speech(text, voice, speed=speed)
