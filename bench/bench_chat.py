@@ -75,13 +75,15 @@ def main() -> int:
 
     # How busy is the machine? The bare engine's first chunk of a short sentence takes about 0.55 s on an
     # idle 2-core machine (bench_engine.py); other jobs on the same cores stretch every stage below alike.
-    calibration = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        next(iter(tts.stream("The capital of France is Paris.", args.voice)))
-        calibration.append(time.perf_counter() - t0)
-    print(f"calibration: bare engine first chunk {statistics.median(calibration):.2f} s (about 0.55 s when idle)",
-          file=sys.stderr)
+    def calibrate() -> float:
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            next(iter(tts.stream("The capital of France is Paris.", args.voice)))
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+
+    before = calibrate()
 
     questions = {}
     for lang in langs:
@@ -104,6 +106,9 @@ def main() -> int:
                 results.setdefault(lang, {}).setdefault(key, []).append(float(figures[key] or 0.0))
             samples.setdefault(lang, []).append(f"{done.transcript!r} -> {done.reply!r} ({len(answer) / 24000:.1f} s)")
 
+    after = calibrate()
+    print(f"calibration: the bare engine's first chunk took {before:.2f} s before the turns and {after:.2f} s after "
+          "(about 0.55 s on an idle machine)")
     load = os.getloadavg()[0]
     print(f"\nvoice chat, {chat.llm_description}, voice {args.voice}, median of {args.repeat} turns (seconds); "
           f"load average {load:.1f} on {os.cpu_count()} cores")
