@@ -19,6 +19,8 @@ from parrot.chat.vad import (
     find_speech,
 )
 
+pytestmark = pytest.mark.slow  # the question is spoken by the real engine
+
 
 @pytest.fixture(scope="module")
 def question(question_wav: Path) -> np.ndarray:
