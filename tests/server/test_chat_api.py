@@ -207,3 +207,16 @@ def test_protocol_errors_keep_the_session_open(chat_server) -> None:  # noqa: AN
         send(ws, type="conversation.item.create", item={"role": "user", "content": [{"text": "France?"}]})
         send(ws, type="response.create")
         assert until(ws, "response.done")[-1]["response"]["status"] == "completed"
+
+
+def test_response_cancel_stops_the_answer(chat_server) -> None:  # noqa: ANN001
+    with connect(f"{chat_server.ws_url}/v1/realtime") as ws:
+        until(ws, "session.created")
+        send(ws, type="session.update", session={"turn_detection": None})  # the client decides turns
+        assert until(ws, "session.updated")[-1]["session"]["turn_detection"]["type"] == "none"
+        send(ws, type="conversation.item.create", item={"role": "user", "content": "a long story please"})
+        send(ws, type="response.create")
+        until(ws, "response.audio.delta")
+        send(ws, type="response.cancel")
+        done = until(ws, "response.done")[-1]["response"]
+        assert done["status"] == "cancelled" and done["output_text"].startswith("This is sentence number 1")
