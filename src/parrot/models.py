@@ -168,5 +168,10 @@ def prepare_all(data_dir: Path) -> dict[str, Path]:
     return {
         "kokoro": kokoro_model_path(data_dir),
         "whisper-base": whisper_base_dir(data_dir),
-        **{f"llm/{choice}": embedded_llm_path(data_dir, choice) for choice in EMBEDDED_LLMS},
+        **{
+            f"llm/{choice}": embedded_llm_path(data_dir, choice)
+            for choice, spec in EMBEDDED_LLMS.items()
+            # the optional small model only when its package is installed (scripts/bootstrap.sh installs it)
+            if choice == DEFAULT_EMBEDDED_LLM or importlib.util.find_spec(spec.parts[0][0]) is not None
+        },
     }
