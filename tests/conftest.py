@@ -46,3 +46,30 @@ def recognizer():
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def fake_llm():
+    """A running fake OpenAI-compatible chat server: ``(url, FakeLLM)``; the url ends in ``/v1``."""
+    from fake_llm import FakeLLM
+
+    from parrot.server.background import serve_in_background
+
+    fake = FakeLLM()
+    with serve_in_background(fake.app, startup_timeout=30) as url:
+        yield url + "/v1", fake
+
+
+@pytest.fixture(scope="session")
+def question_wav(tts, tmp_path_factory) -> Path:
+    """"What is the capital of France?" spoken by Parrot (16 kHz WAV with silence around it)."""
+    import numpy as np
+
+    from parrot.audio import encode, resample
+
+    speech = tts.say("What is the capital of France?", "linda")
+    audio = resample(speech.audio, speech.sample_rate, 16_000)
+    audio = np.concatenate([np.zeros(8_000, np.float32), audio, np.zeros(12_000, np.float32)])
+    path = tmp_path_factory.mktemp("chat") / "question.wav"
+    path.write_bytes(encode(audio, 16_000, "wav"))
+    return path

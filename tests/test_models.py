@@ -59,3 +59,12 @@ def test_kokoro_assets():
     assert set(styles) == {"jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo"}
     assert all(t.shape == (510, 256) for t in styles.values())
     assert KOKORO_ONNX.sha256.startswith("6e742170")
+
+
+def test_embedded_language_models_are_pinned(tmp_path: Path):
+    from parrot.models import EMBEDDED_LLMS, QWEN_05B_GGUF, embedded_llm_path
+
+    assert len(QWEN_05B_GGUF.parts) == 6 and QWEN_05B_GGUF.sha256.startswith("1d9614638d18024d")
+    assert all(len(spec.sha256) == 64 for spec in EMBEDDED_LLMS.values())
+    with pytest.raises(ModelError, match="unknown embedded language model 'gpt-9'; choose one of: qwen2.5-0.5b"):
+        embedded_llm_path(tmp_path, "gpt-9")

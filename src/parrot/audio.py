@@ -31,6 +31,7 @@ __all__ = [
     "FORMATS",
     "AudioError",
     "StreamEncoder",
+    "StreamResampler",
     "decode",
     "encode",
     "format_from_path",
@@ -342,6 +343,11 @@ class _Resampler:
         out = np.concatenate(chunks)[: self._owed()] if chunks else np.zeros(0, np.float32)
         self._n_out += len(out)
         return out
+
+
+class StreamResampler(_Resampler):
+    """Resampling of audio that arrives in pieces (e.g. microphone frames): call it with each piece; the
+    output is continuous across calls."""
 
 
 def _open_input(file: IO[bytes] | _Nameless) -> av.container.InputContainer:

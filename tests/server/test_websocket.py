@@ -11,8 +11,8 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from parrot.server.app import create_app
-from parrot.server.routes_ws import split_phrases
 from parrot.server.settings import ServerSettings
+from parrot.text.phrases import split_phrases
 
 
 def send(ws: ClientConnection, **message: Any) -> None:

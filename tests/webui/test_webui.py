@@ -104,16 +104,17 @@ def player_seconds(page) -> float:
     return page.eval_on_selector("#player", "el => el.duration")
 
 
-def test_page_loads_with_four_modes_and_voices(page, url, shots) -> None:
+def test_page_loads_with_five_modes_and_voices(page, url, shots) -> None:
     assert page.title() == "Parrot"
     tabs = page.locator(".tab")
-    assert tabs.count() == 4
+    assert tabs.count() == 5
     assert tabs.all_text_contents() == [
-        "Pretrained voice", "3-second clone", "Cross-lingual clone", "Natural-language control",
+        "Pretrained voice", "3-second clone", "Cross-lingual clone", "Natural-language control", "Voice chat",
     ]  # fmt: skip
     assert page.locator("#voices tbody tr").count() >= 5
     page.click("#lang-toggle")
-    assert page.locator(".tab").all_text_contents() == ["预训练音色", "3s极速复刻", "跨语种复刻", "自然语言控制"]
+    zh_tabs = ["预训练音色", "3s极速复刻", "跨语种复刻", "自然语言控制", "语音对话"]
+    assert page.locator(".tab").all_text_contents() == zh_tabs
     page.screenshot(path=shots / "zh-pretrained.png", full_page=True)
     page.click("#lang-toggle")
     assert page.locator("#tab-pretrained").text_content() == "Pretrained voice"

@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
 from ..audio import AudioError, StreamEncoder, decode
+from ..chat.llm import LLMError
 from ..engines.base import AudioChunk
 from ..errors import InputError, ModelError, ParrotError, UnknownVoiceError
 from ..text.segment import check_language
@@ -44,6 +45,8 @@ from .settings import ServerSettings
 if TYPE_CHECKING:
     from ..api import Parrot
     from ..asr import Recognizer
+    from ..chat.config import ChatSettings
+    from ..chat.llm import ChatModel, Message
 
 log = logging.getLogger("uvicorn.error")  # where `parrot serve` shows uvicorn's own messages
 
@@ -68,6 +71,14 @@ API_DESCRIPTION = """Offline multilingual speech generation (Mandarin, English, 
   `{"type": "audio.cancelled"}`, `{"type": "session.updated"}` and `{"type": "error", "error"}`.
   Audio starts as soon as the first sentence (or long clause) of the text is complete.
 
+* Voice chat: `POST /v1/audio/chat` takes a spoken (or typed) question and returns the answer of a language
+  model (any OpenAI-compatible endpoint, `PARROT_LLM_BASE_URL`, or the embedded one) spoken in the chosen
+  voice, with the transcript and the answer's text. WebSocket `/v1/realtime` (a subset of OpenAI's Realtime
+  API: `input_audio_buffer.append`, `session.update`, `conversation.item.create`, `response.create`,
+  `response.cancel` in; `input_audio_buffer.speech_started`/`speech_stopped`,
+  `conversation.item.input_audio_transcription.completed`, `response.text.delta`, `response.audio.delta`,
+  `response.done` out) is a live conversation with voice activity detection and barge-in.
+
 Every error has OpenAI's shape `{"error": {"message", "type", "param", "code"}}`. When the server has API
 keys, send `Authorization: Bearer KEY` (WebSocket: that header or `?api_key=KEY`). Too many streams at
 once: HTTP 429 with `Retry-After`.
@@ -82,6 +93,7 @@ OPENAI_VOICES: dict[str, str] = {
 
 
 MAX_WAITING_CLONES = 8  # clone requests queued behind the running one before new ones get 429
+CHAT_SESSIONS_KEPT = 256  # conversations (by session_id) whose memory POST /v1/audio/chat keeps
 PROMPT_CACHE_SIZE = 8  # one-off voices of recent CosyVoice prompt_wav uploads, kept for reuse
 
 
@@ -127,8 +139,13 @@ class ServerState:
         self,
         settings: ServerSettings,
         tts: Parrot | None,
+        chat: ChatSettings | None = None,
     ) -> None:
         self.settings = settings
+        self._chat_settings = chat
+        self._chat_model: ChatModel | None = None
+        self._chat_model_lock = anyio.Lock()
+        self.chat_histories: OrderedDict[str, list[Message]] = OrderedDict()  # HTTP chat memory by session_id
         self.scheduler = Scheduler(settings.workers, settings.max_jobs, settings.max_buffered_chunks)
         self.metrics = Metrics(self.scheduler)
         self.started = int(time.time())
@@ -321,6 +338,33 @@ class ServerState:
         tts = self.tts
         return await run_in_threadpool(lambda: tts.recognizer)
 
+    # -- voice chat ----------------------------------------------------------------------------------
+
+    @property
+    def chat_settings(self) -> ChatSettings:
+        if self._chat_settings is None:
+            from ..chat.config import ChatSettings
+
+            self._chat_settings = ChatSettings.from_env()
+        return self._chat_settings
+
+    async def chat_model(self) -> ChatModel:
+        """The configured language model, created on first use (loading the embedded one takes a second)."""
+        async with self._chat_model_lock:
+            if self._chat_model is None:
+                from ..chat.config import load_model
+
+                chat, settings = self.chat_settings, self.tts.settings
+                self._chat_model = await run_in_threadpool(lambda: load_model(chat, settings))
+            return self._chat_model
+
+    def remember_chat(self, session_id: str, history: list[Message]) -> None:
+        """Keep a conversation's memory for its next HTTP turn (the least recently used are forgotten)."""
+        self.chat_histories[session_id] = list(history)
+        self.chat_histories.move_to_end(session_id)
+        while len(self.chat_histories) > CHAT_SESSIONS_KEPT:
+            self.chat_histories.popitem(last=False)
+
     # -- errors --------------------------------------------------------------------------------------
 
     def count_error(self, error: ApiError) -> None:
@@ -385,6 +429,8 @@ def to_api_error(exc: BaseException, request: HTTPConnection | None = None) -> A
         return ApiError(404, str(exc), code=exc.kind, param="voice")
     if isinstance(exc, InputError):
         return ApiError(400, str(exc), code=exc.kind)
+    if isinstance(exc, LLMError):
+        return ApiError(502, str(exc), code=exc.kind)
     if isinstance(exc, ModelError):
         return ApiError(503, f"the speech model is unavailable: {exc}", code=exc.kind)
     if isinstance(exc, ParrotError):
@@ -570,13 +616,14 @@ def _header(scope: Scope, name: bytes) -> str | None:
 def create_app(
     tts: Parrot | None = None,
     settings: ServerSettings | None = None,
+    chat: ChatSettings | None = None,
 ) -> FastAPI:
     """A new app with its own scheduler and metrics. ``tts`` may be shared between apps; when it is
-    None the model is loaded at startup."""
+    None the model is loaded at startup. ``chat`` configures voice chat (default: from the environment)."""
 
-    from . import routes_cosyvoice, routes_openai, routes_ws
+    from . import routes_chat, routes_cosyvoice, routes_openai, routes_ws
 
-    state = ServerState(settings or ServerSettings.from_env(), tts)
+    state = ServerState(settings or ServerSettings.from_env(), tts, chat)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -608,6 +655,7 @@ def create_app(
     app.include_router(routes_openai.router)
     app.include_router(routes_cosyvoice.router)
     app.include_router(routes_ws.router)
+    app.include_router(routes_chat.router)
     app.include_router(webui_router)  # the web UI at /
 
     _mount_offline_docs(app)

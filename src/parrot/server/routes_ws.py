@@ -21,8 +21,8 @@ Server -> client, JSON text frames:
 * ``{"type": "error", "error": {"message", "type", "param", "code"}}``; the session stays open unless the
   server is shutting down (then it closes with code 1013).
 
-Text is cut into phrases at sentence ends (。！？；.!?; and newlines) and, once the buffer is longer than
-``CLAUSE_MIN_CHARS``, at commas (，、,). Each phrase becomes a scheduler job as soon as it is complete;
+Text is cut into phrases by ``parrot.text.phrases.split_phrases`` (sentence ends, and commas in long
+runs). Each phrase becomes a scheduler job as soon as it is complete;
 at most ``PIPELINE`` jobs per session run at once, the rest wait their turn in order. Closing the socket
 or ``cancel`` cancels the jobs immediately.
 """
@@ -34,7 +34,6 @@ import base64
 import contextlib
 import json
 import logging
-import re
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field, replace
@@ -47,6 +46,7 @@ from ..api import MAX_SPEED, MIN_SPEED
 from ..audio import FORMATS, StreamEncoder
 from ..errors import InputError
 from ..instruct import parse_instruction
+from ..text.phrases import split_phrases
 from ..text.segment import check_language
 from .app import Piece, ServerState, State, to_api_error
 from .scheduler import Job, QueueFull
@@ -54,43 +54,8 @@ from .scheduler import Job, QueueFull
 router = APIRouter()
 log = logging.getLogger("uvicorn.error")
 
-CLAUSE_MIN_CHARS = 40  # cut at a comma only when the buffer is longer than this
-MAX_PHRASE_CHARS = 300  # cut at a space when a run of text has no punctuation at all
 PIPELINE = 2  # jobs one session may have in the scheduler at once
 ADMISSION_WAIT = 30.0  # seconds a phrase waits for a free slot before it is dropped with an error
-
-_CLOSERS = re.escape("\"')]）」』”’»")  # quotes and brackets that stay with the sentence they close
-_STRONG = re.compile(rf"(?:[。！？；]|\n)[{_CLOSERS}]*|[.!?;]+[{_CLOSERS}]*(?=\s)")
-_CLAUSE = re.compile(r"[，、]|,(?=\s)")
-_ABBREVIATION = re.compile(
-    r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|St|Sr|Jr|vs|etc|e\.g|i\.e|No)|\b[A-Za-z])\.$", re.IGNORECASE
-)
-
-
-def split_phrases(buffer: str, final: bool = False) -> tuple[list[str], str]:
-    """Cut complete phrases off the front of ``buffer``; returns them and the incomplete rest. An ASCII
-    '.', '!', '?', ';' or ',' only ends a phrase once the next character (a space) has arrived, so "3.14"
-    and "e.g." split correctly. ``final`` returns everything."""
-    phrases: list[str] = []
-    while True:
-        strong = next(
-            (m for m in _STRONG.finditer(buffer) if not _ABBREVIATION.search(buffer[: m.end()])), None
-        )
-        clauses = list(_CLAUSE.finditer(buffer)) if len(buffer) > CLAUSE_MIN_CHARS else []
-        if strong:
-            cut = strong.end()
-        elif clauses:
-            cut = clauses[-1].end()
-        elif len(buffer) > MAX_PHRASE_CHARS:
-            cut = buffer.rfind(" ", 0, MAX_PHRASE_CHARS) + 1 or MAX_PHRASE_CHARS
-        else:
-            break
-        phrases.append(buffer[:cut])
-        buffer = buffer[cut:]
-    if final:
-        phrases.append(buffer)
-        buffer = ""
-    return [p.strip() for p in phrases if any(c.isalnum() for c in p)], buffer
 
 
 @dataclass(frozen=True)

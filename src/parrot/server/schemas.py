@@ -86,6 +86,7 @@ _ERROR_DESCRIPTIONS = {
     409: "A voice with that name already exists (built-in or saved)",
     413: "Upload larger than the server's limit",
     429: "Too many speech streams (or voice clones) in progress; retry after Retry-After seconds",
+    502: "The language model server cannot be reached or refused the request (voice chat)",
     503: "The server is starting or shutting down",
 }
 

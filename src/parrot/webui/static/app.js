@@ -42,6 +42,13 @@ const I18N = {
       '<prosody rate="slow" pitch="low">slowly</prosody>', "<|zh|>"],
     networkError: "Could not reach the server: {msg}", httpError: "The server answered {status} {text}",
     stopped: "stopped",
+    tabChat: "Voice chat", chatStart: "● Start talking", chatEnd: "■ End conversation", chatCancel: "Stop the answer",
+    chatSend: "Send", chatTextPh: "…or type a message and press Enter",
+    chatHint: "Talk with a language model; it answers in the chosen voice. Speak any time: talking over the answer interrupts it.",
+    chatInstructions: "System prompt (optional)", chatInstructionsPh: "e.g. You are a patient English teacher.",
+    chatConnecting: "Connecting…", chatListening: "Listening: just speak", chatHearing: "Hearing you…",
+    chatThinking: "Thinking…", chatSpeaking: "Speaking (talk to interrupt)", chatClosed: "Conversation ended",
+    chatFirstAudio: "voice to first audio", chatServerFirstAudio: "server", chatWps: "model words/s",
   },
   zh: {
     subtitle: "离线语音合成", apiDocs: "API 文档", apiKey: "API 密钥（服务器需要时）",
@@ -77,6 +84,13 @@ const I18N = {
       '<prosody rate="slow" pitch="low">慢慢地</prosody>', "<|en|>"],
     networkError: "无法连接服务器：{msg}", httpError: "服务器返回 {status} {text}",
     stopped: "已停止",
+    tabChat: "语音对话", chatStart: "● 开始对话", chatEnd: "■ 结束对话", chatCancel: "停止回答",
+    chatSend: "发送", chatTextPh: "……或输入文字后按回车",
+    chatHint: "与大语言模型语音对话，回答用所选音色朗读。随时可以说话：打断时回答会停止。",
+    chatInstructions: "系统提示词（可选）", chatInstructionsPh: "例如：你是一位耐心的中文老师。",
+    chatConnecting: "正在连接…", chatListening: "正在聆听：请直接说话", chatHearing: "正在听你说…",
+    chatThinking: "正在思考…", chatSpeaking: "正在回答（说话即可打断）", chatClosed: "对话已结束",
+    chatFirstAudio: "语音到首包", chatServerFirstAudio: "服务器", chatWps: "模型 词/秒",
   },
 };
 
@@ -101,6 +115,7 @@ function applyLanguage() {
   chips("instruct-examples", t("instructions"), (text) => { $("instruct-instruction").value = text; });
   chips("tag-examples", t("tags"), (tag) => insertAtCursor($("instruct-text"), tag));
   for (const rec of Object.values(recorders)) rec.button.textContent = rec.active ? t("stopRecording") : t("record");
+  setChatStatus(chat.state);
   renderVoices();
   renderStats();
 }
@@ -189,6 +204,7 @@ document.querySelectorAll(".tab").forEach((tab) => tab.addEventListener("click",
   mode = tab.dataset.mode;
   document.querySelectorAll(".tab").forEach((x) => x.classList.toggle("active", x === tab));
   document.querySelectorAll(".mode").forEach((m) => m.classList.toggle("hidden", m.id !== `mode-${mode}`));
+  for (const id of ["generate-controls", "generate-output"]) $(id).classList.toggle("hidden", mode === "chat");
   showError(""); showWarning("");
 }));
 
@@ -611,6 +627,194 @@ function addHistory(entry) {
   while (list.children.length > 20) list.lastChild.remove();
   $("history-empty").classList.add("hidden");
 }
+
+// -- voice chat (WebSocket /v1/realtime: microphone PCM in, transcript, answer text and PCM out) -------
+
+const chat = { ws: null, mic: null, source: null, processor: null, sources: [], next: 0, bot: null,
+  state: "idle", stoppedAt: null, firstAudio: false };
+const CHAT_STATES = { idle: "", connecting: "chatConnecting", listening: "chatListening", hearing: "chatHearing",
+  thinking: "chatThinking", speaking: "chatSpeaking", closed: "chatClosed" };
+
+function setChatStatus(state) {
+  chat.state = state;
+  const el = $("chat-status");
+  el.dataset.state = state;
+  el.textContent = CHAT_STATES[state] ? t(CHAT_STATES[state]) : "";
+}
+
+function chatUrl() {
+  const url = new URL("/v1/realtime", location.href);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  const key = $("api-key").value.trim();
+  if (key) url.searchParams.set("api_key", key);
+  return url.toString();
+}
+
+function chatSend(message) {
+  if (chat.ws && chat.ws.readyState === WebSocket.OPEN) chat.ws.send(JSON.stringify(message));
+}
+
+function toBase64(int16) {
+  const bytes = new Uint8Array(int16.buffer, int16.byteOffset, int16.byteLength);
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+function fromBase64(text) {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return new Int16Array(bytes.buffer, 0, bytes.length >> 1);
+}
+
+function chatLine(role, text) {
+  const li = document.createElement("li");
+  li.className = role; li.textContent = text;
+  $("chat-log").append(li);
+  li.scrollIntoView({ block: "nearest" });
+  return li;
+}
+
+/** Barge-in: stop whatever answer audio is playing or scheduled, at once. */
+function stopChatPlayback() {
+  for (const source of chat.sources) { try { source.stop(); } catch (_) { /* not started */ } }
+  chat.sources = []; chat.next = 0;
+}
+
+function playChatPcm(samples) {
+  const ctx = context();
+  const buffer = ctx.createBuffer(1, samples.length, SAMPLE_RATE);
+  const channel = buffer.getChannelData(0);
+  for (let i = 0; i < samples.length; i++) channel[i] = samples[i] / 32768;
+  const source = ctx.createBufferSource();
+  source.buffer = buffer; source.connect(ctx.destination);
+  chat.next = Math.max(chat.next, ctx.currentTime + 0.03);
+  source.start(chat.next); chat.next += buffer.duration;
+  chat.sources.push(source);
+  source.onended = () => {
+    chat.sources = chat.sources.filter((s) => s !== source);
+    if (!chat.sources.length && chat.state === "speaking") setChatStatus("listening");
+  };
+}
+
+function onChatEvent(event) {
+  const msg = JSON.parse(event.data);
+  const log = $("chat-log");
+  switch (msg.type) {
+    case "session.created": setChatStatus("listening"); break;
+    case "input_audio_buffer.speech_started":
+      stopChatPlayback();  // the user talks over the answer: silence it now (the server cancels it too)
+      setChatStatus("hearing"); break;
+    case "input_audio_buffer.speech_stopped":
+      chat.stoppedAt = performance.now(); chat.firstAudio = false;
+      setChatStatus("thinking"); break;
+    case "conversation.item.input_audio_transcription.completed": chatLine("user", msg.transcript); break;
+    case "response.created": chat.bot = chatLine("bot", ""); chat.bot.dataset.id = msg.response.id; break;
+    case "response.text.delta":
+      if (chat.bot) { chat.bot.textContent += msg.delta; chat.bot.scrollIntoView({ block: "nearest" }); }
+      break;
+    case "response.audio.delta":
+      playChatPcm(fromBase64(msg.delta));
+      if (!chat.firstAudio && chat.stoppedAt !== null) {
+        chat.firstAudio = true;
+        $("chat-stats").dataset.firstAudio = ((performance.now() - chat.stoppedAt) / 1000).toFixed(3);
+      }
+      log.dataset.audioChunks = String(Number(log.dataset.audioChunks || 0) + 1);
+      if (chat.state !== "hearing") setChatStatus("speaking");
+      break;
+    case "response.done": {
+      const r = msg.response, bot = log.querySelector(`li.bot[data-id="${r.id}"]`);
+      if (bot) {
+        bot.classList.add(r.status);
+        if (r.status === "cancelled") bot.classList.add("interrupted");
+        if (!bot.textContent && r.output_text) bot.textContent = r.output_text;
+      }
+      if (r.status === "completed" && r.timings) {
+        const s = r.timings, client = $("chat-stats").dataset.firstAudio;
+        $("chat-stats").dataset.serverFirstAudio = String(s.first_audio ?? "");
+        $("chat-stats").textContent = `${t("chatFirstAudio")} ${client ? Number(client).toFixed(2) : "–"} s ` +
+          `(${t("chatServerFirstAudio")} ${(s.first_audio ?? 0).toFixed(2)} s) · ` +
+          `${t("chatWps")} ${(s.words_per_second ?? 0).toFixed(1)} · ${t("total")} ${(s.total ?? 0).toFixed(1)} s`;
+      }
+      log.dataset.responses = String(Number(log.dataset.responses || 0) + 1);
+      if (chat.state === "thinking") setChatStatus("listening");
+      break;
+    }
+    case "error": showError(msg.error && msg.error.message); break;
+    default: break;
+  }
+}
+
+async function startChat() {
+  if (chat.ws) return;
+  showError("");
+  setChatStatus("connecting");
+  const ctx = context();
+  try {
+    chat.mic = await navigator.mediaDevices.getUserMedia({
+      audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+    });
+  } catch (err) {
+    setChatStatus("idle");
+    showError(t("micError", { msg: err.message || String(err) }));
+    return;
+  }
+  const ws = new WebSocket(chatUrl());
+  chat.ws = ws;
+  ws.onmessage = onChatEvent;
+  ws.onerror = () => showError(t("networkError", { msg: "WebSocket" }));
+  ws.onclose = () => { if (chat.ws === ws) endChat("closed"); };
+  ws.onopen = () => {
+    const session = { voice: $("chat-voice").value, input_sample_rate: ctx.sampleRate };
+    const instructions = $("chat-instructions").value.trim();
+    if (instructions) session.instructions = instructions;
+    chatSend({ type: "session.update", session });
+    // Microphone -> 16-bit PCM at the page's audio rate, about 85 ms per message.
+    chat.source = ctx.createMediaStreamSource(chat.mic);
+    chat.processor = ctx.createScriptProcessor(2048, 1, 1);
+    chat.processor.onaudioprocess = (e) => {
+      const input = e.inputBuffer.getChannelData(0);
+      const pcm = new Int16Array(input.length);
+      for (let i = 0; i < input.length; i++) pcm[i] = Math.max(-32768, Math.min(32767, Math.round(input[i] * 32768)));
+      chatSend({ type: "input_audio_buffer.append", audio: toBase64(pcm) });
+    };
+    const mute = ctx.createGain(); mute.gain.value = 0;  // the processor must reach the output to run
+    chat.source.connect(chat.processor); chat.processor.connect(mute); mute.connect(ctx.destination);
+  };
+  $("chat-start").disabled = true; $("chat-end").disabled = false; $("chat-cancel").disabled = false;
+}
+
+function endChat(state = "idle") {
+  const ws = chat.ws;
+  chat.ws = null;
+  if (ws && ws.readyState <= WebSocket.OPEN) ws.close();
+  if (chat.processor) { chat.processor.disconnect(); chat.processor.onaudioprocess = null; chat.processor = null; }
+  if (chat.source) { chat.source.disconnect(); chat.source = null; }
+  if (chat.mic) { chat.mic.getTracks().forEach((track) => track.stop()); chat.mic = null; }
+  stopChatPlayback();
+  setChatStatus(state);
+  $("chat-start").disabled = false; $("chat-end").disabled = true; $("chat-cancel").disabled = true;
+}
+
+function sendChatText() {
+  const text = $("chat-text").value.trim();
+  if (!text || !chat.ws) return;
+  stopChatPlayback();
+  chatLine("user", text);
+  chatSend({ type: "conversation.item.create", item: { type: "message", role: "user", content: [{ type: "input_text", text }] } });
+  chatSend({ type: "response.create" });
+  chat.stoppedAt = performance.now(); chat.firstAudio = false;
+  $("chat-text").value = "";
+  setChatStatus("thinking");
+}
+
+$("chat-start").addEventListener("click", startChat);
+$("chat-end").addEventListener("click", () => endChat());
+$("chat-cancel").addEventListener("click", () => { chatSend({ type: "response.cancel" }); stopChatPlayback(); });
+$("chat-send").addEventListener("click", sendChatText);
+$("chat-text").addEventListener("keydown", (e) => { if (e.key === "Enter") sendChatText(); });
+$("chat-voice").addEventListener("change", () => chatSend({ type: "session.update", session: { voice: $("chat-voice").value } }));
 
 // -- start -------------------------------------------------------------------------------------------
 
