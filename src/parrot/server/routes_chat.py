@@ -95,7 +95,7 @@ class SchedulerSpeaker:
     async def _admit(self, text: str, voice: str | Voice | None, speed: float, started: float) -> Job[Any]:
         while True:
             try:
-                return self.state.start_speech(text, voice, speed=speed)
+                return self.state.start_speech(text, voice, speed=speed).job
             except QueueFull as exc:
                 if time.perf_counter() - started > ADMISSION_WAIT:
                     raise
