@@ -2,7 +2,7 @@
 
 Run ``python tests/cosyvoice2/llm_parity.py`` to print the table of maximum absolute errors; the tests in
 ``test_llm.py`` assert the same checks. ``LLM_CHECKS`` are ``checks.Check`` objects, so they can join the
-flow/HiFT table (``parity.ALL_CHECKS``).
+flow/HiFT table (``parity.ALL_CHECKS``, printed by ``bench/cosyvoice2_parity.py``).
 """
 
 from __future__ import annotations
@@ -79,17 +79,3 @@ LLM_CHECKS = [
     *[_greedy(layout, part, field) for layout in LAYOUTS for part, field in enumerate(("tokens", "step_logp"))],
 ]
 
-
-def main() -> None:
-    """Print the LM rows in the same layout as ``bench/cosyvoice2_parity.py``."""
-    width = max(len(c.name) for c in LLM_CHECKS)
-    print(f"| {'vector':<{width}} | max abs err | atol    | within |")
-    print(f"| {'-' * width} | ----------: | ------: | ------ |")
-    for check in LLM_CHECKS:
-        error = check.max_abs_error()
-        within = "yes" if error <= check.atol else "NO"
-        print(f"| {check.name:<{width}} | {error:11.3e} | {check.atol:7.0e} | {within:<6} |")
-
-
-if __name__ == "__main__":
-    main()

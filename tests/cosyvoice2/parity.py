@@ -1,8 +1,7 @@
 """Named parity checks of the PyTorch CosyVoice2 re-implementation against the recorded reference vectors.
 
 Each ``Check`` (``checks.py``) computes our tensor and the reference tensor for one vector; the tests assert them
-and ``bench/cosyvoice2_parity.py`` prints the table of ``ALL_CHECKS``. To add rows (e.g. the LLM), put their
-``Check`` list into ``ALL_CHECKS``.
+and ``bench/cosyvoice2_parity.py`` prints the table of ``ALL_CHECKS`` (the LLM rows come from ``llm_parity``).
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ import functools
 import refdata
 import torch
 from checks import Check
+from llm_parity import LLM_CHECKS
 
 from parrot.engines.cosyvoice2.flow import CausalMaskedDiffWithXvec, euler_schedule, reference_noise
 from parrot.engines.cosyvoice2.hift import HiFTGenerator, SourceNoise
@@ -171,4 +171,4 @@ HIFT_CHECKS: list[Check] = [
     Check("hift.speech", HIFT_ATOL, lambda: (_hift_inference()[0], _v("hift.speech"))),
 ]
 
-ALL_CHECKS: list[Check] = FLOW_CHECKS + HIFT_CHECKS
+ALL_CHECKS: list[Check] = LLM_CHECKS + FLOW_CHECKS + HIFT_CHECKS
