@@ -54,13 +54,6 @@ def chat_url(tts, fake_llm) -> Iterator[str]:
         yield base
 
 
-@pytest.fixture(scope="module")
-def shots(artifacts: Path) -> Path:
-    folder = artifacts / "webui"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
 @pytest.fixture
 def chat_page(chat_url, conversation_wav: Path):
     try:

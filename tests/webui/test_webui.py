@@ -54,13 +54,6 @@ def browser():
         browser.close()
 
 
-@pytest.fixture(scope="module")
-def shots(artifacts: Path) -> Path:
-    folder = artifacts / "webui"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
 @pytest.fixture
 def page(browser, url):
     context = browser.new_context(locale="en-US", viewport={"width": 1360, "height": 1000})

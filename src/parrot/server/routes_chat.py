@@ -66,6 +66,7 @@ from ..errors import InputError
 from ..text.segment import check_language
 from ..voices.voice import Voice
 from .app import ServerState, State, to_api_error
+from .routes_ws import parse_message
 from .scheduler import Job, QueueFull
 from .schemas import ApiError, responses
 
@@ -281,7 +282,7 @@ class _Realtime:
             if message["type"] == "websocket.disconnect":
                 return
             try:
-                await self.handle(_parse(message))
+                await self.handle(parse_message(message, _BINARY_HINT))
             except Exception as exc:
                 await self.send_error(exc)
 
@@ -498,18 +499,7 @@ def _user_text(item: Any) -> str:
         raise InputError('the user message has no text; send content [{"type": "input_text", "text": "..."}]')
     return text
 
-
-def _parse(message: dict[str, Any]) -> dict[str, Any]:
-    text = message.get("text")
-    if text is None:
-        raise InputError("send JSON text frames (audio goes base64-encoded in input_audio_buffer.append)")
-    try:
-        msg = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"message is not valid JSON ({exc.msg})") from exc
-    if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
-        raise InputError('each message must be a JSON object with a "type"')
-    return msg
+_BINARY_HINT = "send JSON text frames (audio goes base64-encoded in input_audio_buffer.append)"
 
 
 @router.websocket("/v1/realtime")

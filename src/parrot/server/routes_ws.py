@@ -104,7 +104,7 @@ class _Session:
             if message["type"] == "websocket.disconnect":
                 return
             try:
-                await self.handle(_parse(message))
+                await self.handle(parse_message(message))
             except Exception as exc:
                 await self.send_error(exc)
 
@@ -279,10 +279,13 @@ class _Session:
             raise _Closed()
 
 
-def _parse(message: dict[str, Any]) -> dict[str, Any]:
+def parse_message(
+    message: dict[str, Any], binary_hint: str = "send JSON text frames, not binary ones"
+) -> dict[str, Any]:
+    """A client's WebSocket text frame as a JSON object with a "type" (``InputError`` otherwise)."""
     text = message.get("text")
     if text is None:
-        raise InputError("send JSON text frames, not binary ones")
+        raise InputError(binary_hint)
     try:
         msg = json.loads(text)
     except json.JSONDecodeError as exc:
