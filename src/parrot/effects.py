@@ -48,7 +48,7 @@ def soft_limit(audio: np.ndarray) -> np.ndarray:
 
 
 def _rework(audio: np.ndarray, sample_rate: int, prosody: Prosody) -> np.ndarray:
-    f0, sp, ap = analyze(audio, sample_rate)
+    f0, sp, ap = analyze(audio, sample_rate, allowed_range=0.2)
     assert ap is not None
     frames = np.arange(len(f0)) * (FRAME_MS / 1000.0)
     wobble = np.sin(2.0 * np.pi * TREMOLO_HZ * frames) * prosody.tremolo

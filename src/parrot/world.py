@@ -18,14 +18,19 @@ def pyworld() -> ModuleType:
 
 
 def analyze(
-    audio: np.ndarray, sample_rate: int, aperiodicity: bool = True
+    audio: np.ndarray, sample_rate: int, aperiodicity: bool = True, allowed_range: float = 0.1
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """F0 (Hz, 0 = unvoiced), spectral envelope and (if asked) aperiodicity, one frame per ``FRAME_MS``."""
+    """F0 (Hz, 0 = unvoiced), spectral envelope and (if asked) aperiodicity, one frame per ``FRAME_MS``.
+
+    ``allowed_range`` is DIO's voicing tolerance (its default 0.1 suits cloning best, measured with
+    ``bench/eval_clone.py``); delivery effects use 0.2, which drops fewer voiced frames at consonant
+    clusters: with 0.1, resynthesised "please close" was heard as "peace coast".
+    """
     world = pyworld()
     x = np.ascontiguousarray(audio, dtype=np.float64)
-    # allowed_range 0.2 (default 0.1): fewer voiced frames dropped as unvoiced at consonant clusters, which
-    # otherwise garble resynthesised words ("please" heard as "peace").
-    f0, times = world.dio(x, sample_rate, frame_period=FRAME_MS, f0_floor=60.0, f0_ceil=700.0, allowed_range=0.2)
+    f0, times = world.dio(
+        x, sample_rate, frame_period=FRAME_MS, f0_floor=60.0, f0_ceil=700.0, allowed_range=allowed_range
+    )
     f0 = world.stonemask(x, f0, times, sample_rate)
     sp = world.cheaptrick(x, f0, times, sample_rate)
     ap = world.d4c(x, f0, times, sample_rate) if aperiodicity else None
