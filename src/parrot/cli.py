@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import ParrotError
+from .files import write_atomically
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -193,13 +194,7 @@ def _say(args: argparse.Namespace) -> int:
             first_audio = first_audio or time.perf_counter() - loaded
             seconds += chunk.duration
         data = encode(np.concatenate(parts) if parts else np.zeros(0, np.float32), tts.sample_rate, fmt)
-        target = Path(args.output)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
-        try:
-            tmp.write_bytes(data)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_atomically(Path(args.output), data)
     if not args.quiet:
         took = time.perf_counter() - loaded
         print(
@@ -237,12 +232,7 @@ def _voices(args: argparse.Namespace) -> int:
         print(f"deleted voice {args.name!r}")
     elif command == "export":
         path = Path(args.output or f"{args.name}.voice")
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-        try:
-            tmp.write_bytes(tts.voices.export(args.name))
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_atomically(path, tts.voices.export(args.name))
         print(f"wrote {path}")
     elif command == "import":
         voice = tts.voices.import_(Path(args.file).read_bytes(), name=args.name, overwrite=args.force)

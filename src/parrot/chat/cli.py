@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import shlex
 import shutil
 import subprocess
@@ -20,6 +19,7 @@ import numpy as np
 from ..asr import ASR_SAMPLE_RATE
 from ..audio import decode, encode, format_from_path, to_pcm16
 from ..errors import InputError
+from ..files import write_atomically
 from .config import ChatSettings, load_model
 from .pipeline import (
     ChatEvent,
@@ -67,7 +67,7 @@ def run_chat(args: argparse.Namespace) -> int:
     _note(args, f"parrot: {chat.llm_description}, voice {voice.name}, ready in {time.perf_counter() - started:.1f} s")
     if one_turn:
         audio = asyncio.run(_turn(_ask(session, question, args.text, args.lang), args, None))
-        _write(Path(args.output), encode(audio, tts.sample_rate, fmt or "wav"))
+        write_atomically(Path(args.output), encode(audio, tts.sample_rate, fmt or "wav"))
         return 0
     if args.mic:
         return asyncio.run(_listen(session, tts, args))
@@ -161,7 +161,7 @@ def _interactive(session: ChatSession, tts, args: argparse.Namespace) -> int:  #
             turn += 1
             if save_dir and len(answer):
                 path = save_dir / f"answer-{turn}.wav"
-                _write(path, encode(answer, tts.sample_rate, "wav"))
+                write_atomically(path, encode(answer, tts.sample_rate, "wav"))
                 print(f"(saved {path})", file=sys.stderr)
     finally:
         if player is not None and player.stdin:
@@ -196,7 +196,7 @@ async def _listen(session: ChatSession, tts, args: argparse.Namespace) -> int:  
         answer = task.result()
         if save_dir and len(answer):
             saved += 1
-            _write(save_dir / f"answer-{saved}.wav", encode(answer, tts.sample_rate, "wav"))
+            write_atomically(save_dir / f"answer-{saved}.wav", encode(answer, tts.sample_rate, "wav"))
 
     try:
         while chunk := await mic.stdout.read(MIC_READ_BYTES):
@@ -234,15 +234,6 @@ def _start_player(rate: int) -> subprocess.Popen[bytes]:
         raise InputError("--play needs aplay (apt-get install alsa-utils); or use --save-dir")
     command = [aplay, "-q", "-t", "raw", "-r", str(rate), "-f", "S16_LE", "-c", "1"]
     return subprocess.Popen(command, stdin=subprocess.PIPE)
-
-
-def _write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _note(args: argparse.Namespace, message: str) -> None:
