@@ -116,6 +116,73 @@ def test_closing_the_turn_cancels_generation_and_remembers_what_was_heard() -> N
     assert session.history[-1].content.endswith("…")
 
 
+def test_a_client_that_played_less_can_cut_the_remembered_answer() -> None:
+    session = ChatSession(ScriptedModel(["One. ", "Two. ", "Three. ", "Four."]), RecordingSpeaker())
+    asyncio.run(collect(session.reply("count")))  # made faster than real time: all of it reached the client
+    assert session.history[-1].content == "One. Two. Three. Four."
+    assert not session.truncate_reply(4)  # all heard: nothing to change
+    assert session.truncate_reply(2)
+    assert session.history[-1].content == "One. Two. …"
+    assert not session.truncate_reply(3)  # cannot grow back
+    assert session.truncate_reply(0) and session.history[-1].content == "…"
+    with pytest.raises(InputError):
+        session.truncate_reply(-1)
+    session.model = ScriptedModel(["Five. "] * 20, delay=0.05)
+
+    async def cancelled_before_speech() -> None:
+        async with contextlib.aclosing(session.reply("more")) as events:
+            async for _ in events:
+                break
+
+    asyncio.run(cancelled_before_speech())
+    assert not session.truncate_reply(0)  # "the last answer" is now the unspoken one: older ones stay as they are
+    assert session.history[-1].content == "…"
+
+
+def test_a_question_cancelled_before_any_answer_is_kept_for_the_next_one() -> None:
+    from parrot.asr import Transcript
+
+    class SlowRecognizer:
+        def transcribe(self, audio, *, language=None, prompt=None, short=False):  # noqa: ANN001
+            import time
+
+            time.sleep(0.3)
+            return Transcript("tell me a story", "en", 1.0)
+
+    async def run() -> tuple[list[str], list[Message]]:
+        model = ScriptedModel(["OK."])
+        session = ChatSession(model, RecordingSpeaker(), transcriber=SlowRecognizer())
+        late: list[str] = []
+        silence = np.zeros(16_000, np.float32)
+        turn = asyncio.create_task(collect(session.turn(silence, late=lambda t: late.append(t.text))))
+        await asyncio.sleep(0.05)
+        turn.cancel()  # the user spoke again while the first turn was still being recognised
+        await asyncio.gather(turn, return_exceptions=True)
+        await asyncio.sleep(0.5)  # recognition goes on to its end
+        await collect(session.reply("about dragons"))
+        return late, model.seen[-1]
+
+    late, sent = asyncio.run(run())
+    assert late == ["tell me a story"]  # the client can still show what was said
+    assert sent[-1].content == "tell me a story about dragons"
+
+    model = ScriptedModel(["Sure. "] * 20, delay=0.05)
+    session = ChatSession(model, RecordingSpeaker())
+
+    async def cancelled_before_speech() -> None:
+        async with contextlib.aclosing(session.reply("first question")) as events:
+            async for event in events:
+                if isinstance(event, ReplyDelta):
+                    break  # written but not yet spoken
+
+    asyncio.run(cancelled_before_speech())
+    assert session.history == [] and session.unanswered == ["first question"]
+    model.pieces = ["Fine."]
+    asyncio.run(collect(session.reply("second")))
+    assert [m.content for m in session.history] == ["first question second", "Fine."]
+    assert session.unanswered == []
+
+
 def test_model_failure_propagates_and_is_not_remembered() -> None:
     class Broken:
         name = "broken"

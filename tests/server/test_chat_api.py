@@ -189,6 +189,33 @@ def test_barge_in_cancels_the_answer(chat_server, question_24k: np.ndarray) -> N
     assert following[-1]["response"]["output_text"].startswith("The capital of France")
 
 
+def test_truncate_keeps_in_memory_only_what_the_client_played(chat_server, fake_llm) -> None:  # noqa: ANN001
+    _, fake = fake_llm
+    with connect(f"{chat_server.ws_url}/v1/realtime") as ws:
+        until(ws, "session.created")
+        item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "a long story"}]}
+        send(ws, type="conversation.item.create", item=item)
+        send(ws, type="response.create")
+        rid = until(ws, "response.created")[-1]["response"]["id"]
+        until(ws, "response.audio.delta")
+        send(ws, type="conversation.item.truncate", item_id="resp_other", content_index=0, audio_end_ms=10)
+        assert "latest response" in until(ws, "error")[-1]["error"]["message"]
+        send(ws, type="conversation.item.truncate", item_id=rid, content_index=0, audio_end_ms=-5)
+        assert "audio_end_ms" in until(ws, "error")[-1]["error"]["message"]
+        send(ws, type="conversation.item.truncate", item_id=rid, content_index=0, audio_end_ms=300)
+        events = until(ws, "conversation.item.truncated")  # the client stopped playing: the answer stops too
+        assert [e["response"]["status"] for e in events if e["type"] == "response.done"] == ["cancelled"]
+        assert events[-1]["item_id"] == rid and events[-1]["audio_end_ms"] == 300
+        send(ws, type="conversation.item.create", item={"role": "user", "content": "And France?"})
+        send(ws, type="response.create")
+        assert until(ws, "response.done")[-1]["response"]["status"] == "completed"
+    sent = next(r["messages"] for r in reversed(fake.requests) if r["messages"][-1]["content"] == "And France?")
+    assert sent[-3:-1] == [
+        {"role": "user", "content": "a long story"},
+        {"role": "assistant", "content": "This is sentence number 1 of a very long answer. …"},  # 300 ms: one phrase
+    ]
+
+
 def test_protocol_errors_keep_the_session_open(chat_server) -> None:  # noqa: ANN001
     with connect(f"{chat_server.ws_url}/v1/realtime") as ws:
         until(ws, "session.created")

@@ -2,8 +2,9 @@
 
 Chromium's fake capture device plays ``conversation.wav``: a request for a long story, a pause, then (while
 the long answer is still playing) a second question. The page must show both transcripts, play the first
-answer, stop it when the user talks over it (barge-in), then answer the second question. The language
-model is the fake OpenAI-compatible server; speech recognition and synthesis are real.
+answer, stop it when the user talks over it (barge-in), show only the part that was heard, have the server
+remember only that part, then answer the second question. The language model is the fake
+OpenAI-compatible server; speech recognition and synthesis are real.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def conversation_wav(tts, tmp_path_factory) -> Path:
         return np.zeros(int(seconds * rate), np.float32)
 
     audio = np.concatenate([
-        silence(1.0), said("Please tell me a long story."), silence(6.0),
+        silence(1.0), said("Please tell me a long story."), silence(8.0),
         said("What is the capital of France?"), silence(90.0),
     ])  # fmt: skip
     path = tmp_path_factory.mktemp("chat-webui") / "conversation.wav"
@@ -83,18 +84,20 @@ def chat_page(chat_url, conversation_wav: Path):
         assert not errors, f"JavaScript errors on the page: {errors}"
 
 
-def test_voice_conversation_with_barge_in(chat_page, shots) -> None:  # noqa: ANN001
+def test_voice_conversation_with_barge_in(chat_page, shots, fake_llm) -> None:  # noqa: ANN001
     page = chat_page
     page.click("#tab-chat")
     assert page.locator("#generate").is_hidden()  # the text-to-speech controls belong to the other tabs
     page.select_option("#chat-voice", "austen_reader")
     page.click("#chat-start")
-    page.wait_for_selector("#chat-log li.bot.cancelled", timeout=TIMEOUT_MS)  # the long answer, interrupted
+    page.wait_for_selector("#chat-log li.bot.interrupted", timeout=TIMEOUT_MS)  # the long answer, talked over
     page.wait_for_selector("#chat-log li.bot.completed", timeout=TIMEOUT_MS)
     users = page.locator("#chat-log li.user").all_text_contents()
     bots = page.locator("#chat-log li.bot").all_text_contents()
     assert len(users) == 2 and "long story" in users[0].lower() and "capital of france" in users[1].lower(), users
-    assert bots[0].startswith("This is sentence number 1") and "number 39" not in bots[0]
+    # Only what had begun playing: about 5 s of audio, two or three of the 39 sentences (the rest was written,
+    # and most of it synthesized, before the user spoke)
+    assert bots[0].startswith("This is sentence number 1") and "number 9 " not in bots[0]
     assert bots[1].startswith("The capital of France is Paris.")
     assert int(page.get_attribute("#chat-log", "data-audio-chunks")) > 2
     first_audio = float(page.get_attribute("#chat-stats", "data-first-audio"))
@@ -107,6 +110,11 @@ def test_voice_conversation_with_barge_in(chat_page, shots) -> None:  # noqa: AN
     page.wait_for_function("() => document.querySelectorAll('#chat-log li.bot.completed').length === 2",
                            timeout=TIMEOUT_MS)  # fmt: skip
     assert page.locator("#chat-log li.bot").last.text_content().startswith("The capital of France is Paris.")
+    _, fake = fake_llm  # the conversation's memory holds the interrupted answer as far as it was heard
+    typed = "Tell me about France"
+    sent = next(r["messages"] for r in reversed(fake.requests) if r["messages"][-1]["content"] == typed)
+    remembered = next(m["content"] for m in sent if m["content"].startswith("This is sentence number 1"))
+    assert remembered == bots[0] + " …"
     page.click("#chat-end")
     assert page.locator("#chat-start").is_enabled()
     assert page.locator("#error").is_hidden()

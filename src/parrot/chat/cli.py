@@ -106,9 +106,13 @@ def _play(player: IO[bytes], data: bytes) -> None:
         player.flush()
 
 
+def _said(heard: Transcribed) -> None:
+    print(f"you ({heard.language}): {heard.text}", flush=True)
+
+
 def _show(event: ChatEvent, args: argparse.Namespace) -> None:
     if isinstance(event, Transcribed):
-        print(f"you ({event.language}): {event.text}", flush=True)
+        _said(event)
         print("parrot: ", end="", flush=True)
     elif isinstance(event, ReplyDelta):
         print(event.text, end="", flush=True)
@@ -213,7 +217,9 @@ async def _listen(session: ChatSession, tts, args: argparse.Namespace) -> int:  
                     if args.play and player is None:
                         player = _start_player(tts.sample_rate)
                     speech_end = time.perf_counter() - (detector.position - event.end)
-                    turn = session.turn(event.audio, language=args.lang, speech_end=speech_end, heard=early.take(event))
+                    turn = session.turn(
+                        event.audio, language=args.lang, speech_end=speech_end, heard=early.take(event), late=_said
+                    )
                     answering = asyncio.create_task(_turn(turn, args, player and player.stdin))
                     answering.add_done_callback(finished)
         if answering is not None:

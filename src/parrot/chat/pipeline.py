@@ -8,7 +8,10 @@ The model's text is cut into phrases as it arrives (``parrot.text.phrases``); ea
 markdown and emoji and synthesized at once, while the model goes on writing, so the first audio comes
 long before the answer is complete. The session remembers the conversation (the last ``history_turns``
 exchanges). Stopping the iteration early (barge-in: the consumer cancels its task or closes the
-generator) stops the model and the synthesis; the part of the answer already spoken is remembered.
+generator) stops the model and the synthesis; the part of the answer already spoken is remembered, and a
+client that knows how much of it was actually played can cut that down further (``truncate_reply``).
+Words the user said that got no answer at all (the turn was cancelled before any of its answer was
+spoken, even before its transcript was ready) are not lost: they are put in front of the next question.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import asyncio
 import contextlib
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -184,10 +187,28 @@ class ChatSession:
         self.temperature = temperature
         self.history_turns = history_turns
         self.history: list[Message] = []
+        self.unanswered: list[str] = []  # what the user said in turns cancelled before any answer was spoken
+        self._last_spoken: list[str] = []  # the phrases of the remembered last answer that reached the speaker
 
     def reset(self) -> None:
         """Forget the conversation."""
         self.history.clear()
+        self.unanswered.clear()
+        self._last_spoken = []
+
+    def truncate_reply(self, phrases_heard: int) -> bool:
+        """The user heard only the first ``phrases_heard`` phrases of the last answer (the client stopped
+        playback there: barge-in while the audio, made faster than real time, was still playing). Memory
+        keeps only those. Returns whether memory changed."""
+        if phrases_heard < 0:
+            raise InputError("the number of phrases heard cannot be negative")
+        if not self._last_spoken or phrases_heard >= len(self._last_spoken):
+            return False
+        if not self.history or self.history[-1].role != "assistant":
+            return False
+        self._last_spoken = self._last_spoken[:phrases_heard]
+        self.history[-1] = Message("assistant", " ".join([*self._last_spoken, "…"]))
+        return True
 
     def messages(self, text: str, language: str | None) -> list[Message]:
         """What the model is sent: the system prompt (with a hint of the user's language), the remembered
@@ -197,9 +218,12 @@ class ChatSession:
         if hint:
             system = f"{system}\n{hint}"
         keep = self.history[-2 * self.history_turns :] if self.history_turns else []
-        return [Message("system", system), *keep, Message("user", text)]
+        return [Message("system", system), *keep, Message("user", " ".join([*self.unanswered, text]))]
 
-    def _remember(self, user: str, reply: str) -> None:
+    def _remember(self, user: str, reply: str, spoken: list[str]) -> None:
+        user = " ".join([*self.unanswered, user])
+        self.unanswered.clear()
+        self._last_spoken = list(spoken)
         self.history += [Message("user", user), Message("assistant", reply or "…")]
         if self.history_turns:
             del self.history[: -2 * self.history_turns]
@@ -221,27 +245,48 @@ class ChatSession:
         *,
         language: str | None = None,
         speech_end: float | None = None,
-        heard: Awaitable[Transcribed] | None = None,
+        heard: asyncio.Future[Transcribed] | None = None,
+        late: Callable[[Transcribed], None] | None = None,
     ) -> AsyncIterator[ChatEvent]:
         """Answer one spoken turn (``audio``: mono float32 at 16 kHz, the user's speech).
 
         ``speech_end``: ``time.perf_counter()`` when the user stopped speaking, so ``first_audio`` counts
         from there (default: now). ``heard``: a transcription of ``audio`` already under way (started when
         the user paused, see ``EarlyTranscript``); the ``asr`` timing is then the time still waited for it.
+        If the turn is cancelled before its transcript is ready, recognition still finishes: the words
+        are kept for the next question, and given to ``late`` (so a client can still show what was said).
         Raises ``InputError`` when no words are recognised."""
         started = speech_end if speech_end is not None else time.perf_counter()
         t0 = time.perf_counter()
-        transcript = await (heard if heard is not None else self.transcribe(audio, language))
+        task = heard if heard is not None else asyncio.ensure_future(self.transcribe(audio, language))
+        try:
+            transcript = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.add_done_callback(lambda done: self._transcribed_late(done, late))
+            raise
         asr_seconds = time.perf_counter() - t0
         if not transcript.text.strip():
             raise InputError("no words were recognised in the speech; speak clearly and try again")
-        yield Transcribed(transcript.text, transcript.language, asr_seconds)
+        try:
+            yield Transcribed(transcript.text, transcript.language, asr_seconds)
+        except GeneratorExit:  # closed before the answer began: the question is still open
+            self.unanswered.append(transcript.text.strip())
+            raise
         events = self.reply(transcript.text, transcript.language, started=started)
-        async with contextlib.aclosing(events) as stream:
+        async with contextlib.aclosing(events) as stream:  # from here ``reply`` keeps memory
             async for event in stream:
                 if isinstance(event, TurnDone):
                     event.timings.asr = asr_seconds
                 yield event
+
+    def _transcribed_late(self, task: asyncio.Future[Transcribed], late: Callable[[Transcribed], None] | None) -> None:
+        if task.cancelled() or task.exception() is not None:
+            return
+        transcript = task.result()
+        if transcript.text.strip():
+            self.unanswered.append(transcript.text.strip())
+            if late is not None:
+                late(transcript)
 
     async def reply(
         self, text: str, language: str | None = None, *, started: float | None = None
@@ -254,6 +299,7 @@ class ChatSession:
         started = started if started is not None else time.perf_counter()
         timings = TurnTimings()
         messages = self.messages(text, language)
+        self._last_spoken = []  # ``truncate_reply`` now means this answer
         events: asyncio.Queue[object] = asyncio.Queue(maxsize=16)
         phrases: asyncio.Queue[tuple[str, float] | None] = asyncio.Queue()
         written: list[str] = []
@@ -325,14 +371,16 @@ class ChatSession:
             outcome = "completed"
             timings.total = time.perf_counter() - started
             reply = "".join(written).strip()
-            self._remember(text, reply)
+            self._remember(text, reply, spoken)
             yield TurnDone(text, reply, "completed", timings)
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            if outcome == "running" and spoken:  # barge-in: remember what the user actually heard
-                self._remember(text, " ".join(spoken) + " …")
+            if outcome == "running" and spoken:  # barge-in: remember what reached the speaker
+                self._remember(text, " ".join(spoken) + " …", spoken)
+            elif outcome == "running":  # cancelled before a word was spoken: the question is still open
+                self.unanswered.append(text)
 
     @staticmethod
     async def _queue_phrase(
@@ -347,8 +395,8 @@ class EarlyTranscript:
     """Starts transcribing the user's turn when they pause (``SpeechPaused``), so when the pause turns out
     to be the end of the turn the transcript is ready, or nearly: recognition overlaps the silence the VAD
     waits for. Feed it every VAD event; ``take`` returns the transcription to pass to ``ChatSession.turn``
-    as ``heard`` when it is still valid (nothing but silence after the pause), else None. At most one early
-    transcription runs at a time."""
+    as ``heard``: the early one when it is still valid (nothing but silence after the pause), else one
+    started now. At most one early transcription runs at a time."""
 
     def __init__(self, session: ChatSession, language: str | None = None) -> None:
         self.session = session
@@ -363,14 +411,14 @@ class EarlyTranscript:
         elif isinstance(event, SpeechStarted):
             self._drop()
 
-    def take(self, stopped: SpeechStopped) -> asyncio.Task[Transcribed] | None:
+    def take(self, stopped: SpeechStopped) -> asyncio.Task[Transcribed]:
         task, segment = self._task, self._segment
         self._task = self._segment = None
         if task is not None and segment == stopped.segment:
             return task
         if task is not None and not task.done():
             task.add_done_callback(_retrieve)  # it runs to its end in its thread anyway; nobody needs it
-        return None
+        return asyncio.ensure_future(self.session.transcribe(stopped.audio, self.language))
 
     def _drop(self) -> None:
         if self._task is not None and not self._task.done():

@@ -12,6 +12,10 @@ Client -> server:
 * ``conversation.item.create`` with a user message (``{"item": {"type": "message", "role": "user",
   "content": [{"type": "input_text", "text": "..."}]}}``) then ``response.create``: a typed turn
 * ``response.cancel``: stop the answer being spoken
+* ``conversation.item.truncate`` ``{"item_id": response id, "content_index": 0, "audio_end_ms"}``: the
+  client stopped playing that answer after ``audio_end_ms`` of its audio (barge-in while audio made
+  faster than real time was still queued): the conversation's memory keeps only the phrases begun by
+  then. Answered with ``conversation.item.truncated``.
 
 Server -> client: ``session.created``/``session.updated``, ``input_audio_buffer.speech_started`` /
 ``speech_stopped`` / ``committed`` / ``cleared``, ``conversation.item.input_audio_transcription.completed``
@@ -24,7 +28,9 @@ text as written), ``response.audio_transcript.delta`` (the phrase the next audio
 With server VAD (the default) the end of the user's turn is found by Silero VAD after
 ``silence_duration_ms`` of silence, and the answer starts at once. When the user starts speaking while an
 answer is being made or played (``speech_started``), the answer is cancelled (barge-in): the client
-should stop its playback on ``speech_started``.
+should stop its playback on ``speech_started``, and send ``conversation.item.truncate`` saying how much
+it played. The user's words are always transcribed, even when their turn is cancelled before its answer
+began; their transcript then arrives late, and they are put in front of the next question.
 """
 
 from __future__ import annotations
@@ -37,8 +43,8 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -222,6 +228,23 @@ class _Options:
     server_vad: bool = True
 
 
+@dataclass
+class _Sent:
+    """The latest response's audio as sent to the client: where each phrase begins, in ms from its start."""
+
+    response_id: str = ""
+    phrase_starts: list[float] = field(default_factory=list)
+    ms: float = 0.0
+
+    def add(self, event: ReplyAudio) -> None:
+        if event.text:
+            self.phrase_starts.append(self.ms)
+        self.ms += len(event.audio) * 1000 / event.sample_rate
+
+    def phrases_begun(self, audio_end_ms: int) -> int:
+        return sum(1 for start in self.phrase_starts if start < audio_end_ms)
+
+
 class _Closed(Exception):
     """The session cannot go on (the language model cannot be loaded)."""
 
@@ -239,6 +262,7 @@ class _Realtime:
         self.chat: ChatSession | None = None
         self.early: EarlyTranscript | None = None
         self.response: asyncio.Task[None] | None = None
+        self.sent = _Sent()
         self.pending_text: str | None = None
         self._send_lock = asyncio.Lock()
 
@@ -309,11 +333,28 @@ class _Realtime:
             await self.start_response(text, time.perf_counter())
         elif kind == "response.cancel":
             await self.cancel_response()
+        elif kind == "conversation.item.truncate":
+            await self.truncate(msg.get("item_id"), msg.get("audio_end_ms"))
         else:
             raise InputError(
                 f"unknown event type {kind!r}; use session.update, input_audio_buffer.append/commit/clear, "
-                "conversation.item.create, response.create or response.cancel"
+                "conversation.item.create, conversation.item.truncate, response.create or response.cancel"
             )
+
+    async def truncate(self, item_id: Any, audio_end_ms: Any) -> None:
+        rid = self.sent.response_id
+        if not item_id or item_id != rid:
+            latest = rid or "none yet"
+            raise InputError(f"conversation.item.truncate: item_id must be the latest response's id ({latest})")
+        if isinstance(audio_end_ms, bool) or not isinstance(audio_end_ms, int) or audio_end_ms < 0:
+            raise InputError("conversation.item.truncate: audio_end_ms must be a whole number of milliseconds >= 0")
+        assert self.chat is not None
+        await self.cancel_response()  # the client stopped playing it, so the rest is not wanted
+        if self.sent.phrase_starts:  # else nothing of it was remembered
+            self.chat.truncate_reply(self.sent.phrases_begun(audio_end_ms))
+        await self.send({
+            "type": "conversation.item.truncated", "item_id": rid, "content_index": 0, "audio_end_ms": audio_end_ms,
+        })  # fmt: skip
 
     def update(self, session: Any) -> None:
         if not isinstance(session, dict):
@@ -410,7 +451,7 @@ class _Realtime:
     # -- responses ------------------------------------------------------------------------------------
 
     async def start_response(
-        self, source: np.ndarray | str, started: float, heard: Awaitable[Transcribed] | None = None
+        self, source: np.ndarray | str, started: float, heard: asyncio.Future[Transcribed] | None = None
     ) -> None:
         await self.cancel_response()
         rid = f"resp_{uuid.uuid4().hex[:16]}"
@@ -423,41 +464,53 @@ class _Realtime:
             await asyncio.wait([task])
 
     async def respond(
-        self, source: np.ndarray | str, started: float, rid: str, heard: Awaitable[Transcribed] | None = None
+        self, source: np.ndarray | str, started: float, rid: str, heard: asyncio.Future[Transcribed] | None = None
     ) -> None:
         assert self.chat is not None
+        self.sent = _Sent(rid)
         if isinstance(source, str):
             await self.send_created(rid)
             events = self.chat.reply(source, self.options.language, started=started)
         else:  # response.created follows the transcript, so clients can show the question first
-            events = self.chat.turn(source, language=self.options.language, speech_end=started, heard=heard)
-        heard = source if isinstance(source, str) else ""
+            events = self.chat.turn(
+                source, language=self.options.language, speech_end=started, heard=heard, late=self.late_transcript
+            )
+        transcript = source if isinstance(source, str) else ""
         written: list[str] = []
         try:
             async with contextlib.aclosing(events) as stream:
                 async for event in stream:
-                    heard = await self.forward(event, rid, heard, written)
+                    transcript = await self.forward(event, rid, transcript, written)
         except asyncio.CancelledError:
-            await self.send_done(rid, "cancelled", heard, "".join(written))
+            await self.send_done(rid, "cancelled", transcript, "".join(written))
             raise
         except Exception as exc:
             await self.send_error(exc)
-            await self.send_done(rid, "failed", heard, "".join(written), error=str(exc))
+            await self.send_done(rid, "failed", transcript, "".join(written), error=str(exc))
+
+    def late_transcript(self, heard: Transcribed) -> None:
+        """The transcript of a turn cancelled before it was ready (the user went on speaking)."""
+        task = asyncio.ensure_future(self.send_transcript(heard))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # a closed socket is no news
+
+    async def send_transcript(self, heard: Transcribed) -> None:
+        await self.send({
+            "type": "conversation.item.input_audio_transcription.completed",
+            "transcript": heard.text,
+            "language": heard.language,
+        })  # fmt: skip
 
     async def forward(self, event: ChatEvent, rid: str, heard: str, written: list[str]) -> str:
         """Send one pipeline event to the client; returns the transcript so far."""
         if isinstance(event, Transcribed):
-            await self.send({
-                "type": "conversation.item.input_audio_transcription.completed",
-                "transcript": event.text,
-                "language": event.language,
-            })  # fmt: skip
+            await self.send_transcript(event)
             await self.send_created(rid)
             return event.text
         if isinstance(event, ReplyDelta):
             written.append(event.text)
             await self.send({"type": "response.text.delta", "response_id": rid, "delta": event.text})
         elif isinstance(event, ReplyAudio):
+            self.sent.add(event)
             if event.text:
                 await self.send({"type": "response.audio_transcript.delta", "response_id": rid, "delta": event.text})
             audio = base64.b64encode(to_pcm16(event.audio)).decode()

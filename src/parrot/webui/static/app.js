@@ -631,7 +631,7 @@ function addHistory(entry) {
 // -- voice chat (WebSocket /v1/realtime: microphone PCM in, transcript, answer text and PCM out) -------
 
 const chat = { ws: null, mic: null, source: null, processor: null, sources: [], next: 0, bot: null,
-  state: "idle", stoppedAt: null, firstAudio: false };
+  state: "idle", stoppedAt: null, firstAudio: false, reply: null, cut: new Set() };
 const CHAT_STATES = { idle: "", connecting: "chatConnecting", listening: "chatListening", hearing: "chatHearing",
   thinking: "chatThinking", speaking: "chatSpeaking", closed: "chatClosed" };
 
@@ -682,6 +682,22 @@ function stopChatPlayback() {
   chat.sources = []; chat.next = 0;
 }
 
+/** Barge-in, the cancel button or a typed question over the answer: stop its playback, show only the
+ * phrases that had begun playing, and tell the server how much was heard so the conversation remembers that. */
+function interruptReply() {
+  const r = chat.reply, now = context().currentTime, playing = chat.next > now;
+  stopChatPlayback();
+  if (!r || chat.cut.has(r.id) || (r.done && !playing)) return;
+  chat.cut.add(r.id);
+  const heard = r.chunks.reduce((sum, c) => sum + Math.min(Math.max(now - c.at, 0), c.duration), 0);
+  r.li.textContent = r.phrases.filter((p) => p.at < now).map((p) => p.text).join(" ");
+  r.li.classList.add("interrupted");
+  if (r.chunks.length) {
+    chatSend({ type: "conversation.item.truncate", item_id: r.id, content_index: 0, audio_end_ms: Math.round(heard * 1000) });
+  }
+}
+
+/** Schedules ``samples`` after what is already queued; returns when they start and how long they last. */
 function playChatPcm(samples) {
   const ctx = context();
   const buffer = ctx.createBuffer(1, samples.length, SAMPLE_RATE);
@@ -690,12 +706,14 @@ function playChatPcm(samples) {
   const source = ctx.createBufferSource();
   source.buffer = buffer; source.connect(ctx.destination);
   chat.next = Math.max(chat.next, ctx.currentTime + 0.03);
-  source.start(chat.next); chat.next += buffer.duration;
+  const at = chat.next;
+  source.start(at); chat.next += buffer.duration;
   chat.sources.push(source);
   source.onended = () => {
     chat.sources = chat.sources.filter((s) => s !== source);
     if (!chat.sources.length && chat.state === "speaking") setChatStatus("listening");
   };
+  return { at, duration: buffer.duration };
 }
 
 function onChatEvent(event) {
@@ -704,18 +722,31 @@ function onChatEvent(event) {
   switch (msg.type) {
     case "session.created": setChatStatus("listening"); break;
     case "input_audio_buffer.speech_started":
-      stopChatPlayback();  // the user talks over the answer: silence it now (the server cancels it too)
+      interruptReply();  // the user talks over the answer: silence it now (the server cancels it too)
       setChatStatus("hearing"); break;
     case "input_audio_buffer.speech_stopped":
       chat.stoppedAt = performance.now(); chat.firstAudio = false;
       setChatStatus("thinking"); break;
     case "conversation.item.input_audio_transcription.completed": chatLine("user", msg.transcript); break;
-    case "response.created": chat.bot = chatLine("bot", ""); chat.bot.dataset.id = msg.response.id; break;
-    case "response.text.delta":
-      if (chat.bot) { chat.bot.textContent += msg.delta; chat.bot.scrollIntoView({ block: "nearest" }); }
+    case "response.created":
+      chat.bot = chatLine("bot", ""); chat.bot.dataset.id = msg.response.id;
+      chat.reply = { id: msg.response.id, li: chat.bot, phrases: [], chunks: [], phrase: null, done: false };
       break;
-    case "response.audio.delta":
-      playChatPcm(fromBase64(msg.delta));
+    case "response.text.delta":
+      if (chat.bot && !chat.cut.has(msg.response_id)) {
+        chat.bot.textContent += msg.delta; chat.bot.scrollIntoView({ block: "nearest" });
+      }
+      break;
+    case "response.audio_transcript.delta":
+      if (chat.reply && chat.reply.id === msg.response_id) chat.reply.phrase = msg.delta;
+      break;
+    case "response.audio.delta": {
+      if (chat.cut.has(msg.response_id)) break;  // already in flight when the user interrupted it
+      const chunk = playChatPcm(fromBase64(msg.delta)), r = chat.reply;
+      if (r && r.id === msg.response_id) {
+        r.chunks.push(chunk);
+        if (r.phrase !== null) { r.phrases.push({ text: r.phrase, at: chunk.at }); r.phrase = null; }
+      }
       if (!chat.firstAudio && chat.stoppedAt !== null) {
         chat.firstAudio = true;
         $("chat-stats").dataset.firstAudio = ((performance.now() - chat.stoppedAt) / 1000).toFixed(3);
@@ -723,12 +754,14 @@ function onChatEvent(event) {
       log.dataset.audioChunks = String(Number(log.dataset.audioChunks || 0) + 1);
       if (chat.state !== "hearing") setChatStatus("speaking");
       break;
+    }
     case "response.done": {
       const r = msg.response, bot = log.querySelector(`li.bot[data-id="${r.id}"]`);
+      if (chat.reply && chat.reply.id === r.id) chat.reply.done = true;
       if (bot) {
         bot.classList.add(r.status);
         if (r.status === "cancelled") bot.classList.add("interrupted");
-        if (!bot.textContent && r.output_text) bot.textContent = r.output_text;
+        if (!bot.textContent && r.output_text && !chat.cut.has(r.id)) bot.textContent = r.output_text;
       }
       if (r.status === "completed" && r.timings) {
         const s = r.timings, client = $("chat-stats").dataset.firstAudio;
@@ -800,7 +833,7 @@ function endChat(state = "idle") {
 function sendChatText() {
   const text = $("chat-text").value.trim();
   if (!text || !chat.ws) return;
-  stopChatPlayback();
+  interruptReply();
   chatLine("user", text);
   chatSend({ type: "conversation.item.create", item: { type: "message", role: "user", content: [{ type: "input_text", text }] } });
   chatSend({ type: "response.create" });
@@ -811,7 +844,7 @@ function sendChatText() {
 
 $("chat-start").addEventListener("click", startChat);
 $("chat-end").addEventListener("click", () => endChat());
-$("chat-cancel").addEventListener("click", () => { chatSend({ type: "response.cancel" }); stopChatPlayback(); });
+$("chat-cancel").addEventListener("click", () => { chatSend({ type: "response.cancel" }); interruptReply(); });
 $("chat-send").addEventListener("click", sendChatText);
 $("chat-text").addEventListener("keydown", (e) => { if (e.key === "Enter") sendChatText(); });
 $("chat-voice").addEventListener("change", () => chatSend({ type: "session.update", session: { voice: $("chat-voice").value } }));
