@@ -38,7 +38,7 @@ def conversation_wav(tts, tmp_path_factory) -> Path:
         return np.zeros(int(seconds * rate), np.float32)
 
     audio = np.concatenate([
-        silence(1.0), said("Please tell me a long story."), silence(8.0),
+        silence(1.0), said("Please tell me a long story."), silence(10.0),
         said("What is the capital of France?"), silence(90.0),
     ])  # fmt: skip
     path = tmp_path_factory.mktemp("chat-webui") / "conversation.wav"
