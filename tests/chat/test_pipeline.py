@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +80,54 @@ def test_reply_streams_text_then_audio_per_phrase() -> None:
     assert done.reply == "**Paris** is the capital. It is lovely 😀."  # shown as written
     assert done.status == "completed" and done.timings.first_audio is not None
     assert done.timings.words == 7 and done.timings.model_first_phrase is not None
+
+
+def test_the_model_waits_while_the_first_phrase_is_synthesized() -> None:
+    """On a small machine the model and the synthesis share the cores: the first audio comes first."""
+    clock: list[tuple[str, float]] = []
+
+    class TimedModel(ScriptedModel):
+        async def stream(self, messages, **options):  # noqa: ANN001, ANN003
+            async for piece in super().stream(messages, **options):
+                clock.append(("piece", time.perf_counter()))
+                yield piece
+
+    class SlowFirstChunk(RecordingSpeaker):
+        async def speak(self, text: str, voice: str | None, speed: float) -> AsyncIterator[np.ndarray]:
+            await asyncio.sleep(0.3 if not self.said else 0.0)
+            clock.append(("audio", time.perf_counter()))
+            async for chunk in super().speak(text, voice, speed):
+                yield chunk
+
+    model = TimedModel(["Hello there. ", "How ", "are ", "you ", "today? "], delay=0.02)
+    _, _, done = asyncio.run(collect(ChatSession(model, SlowFirstChunk()).reply("hi")))
+    first_audio = next(i for i, (what, _) in enumerate(clock) if what == "audio")
+    assert 1 <= first_audio <= 2  # the phrase (and at most the piece that showed it had ended), then the audio
+    assert done.reply == "Hello there. How are you today?"
+    assert done.timings.model_seconds is not None and done.timings.model_seconds < 0.3  # the wait is not the model's
+
+
+def test_a_paused_reader_pauses_the_thread() -> None:
+    from parrot.chat.aio import iterate_in_thread
+
+    made: list[int] = []
+
+    def count() -> Iterator[int]:
+        for i in range(100):
+            made.append(i)
+            yield i
+
+    async def run() -> list[int]:
+        taken = []
+        async with contextlib.aclosing(iterate_in_thread(count, ahead=2)) as items:
+            async for item in items:
+                taken.append(item)
+                if item == 0:
+                    await asyncio.sleep(0.3)  # the reader is busy: the thread must not run on
+                    assert len(made) <= 4
+        return taken
+
+    assert asyncio.run(run()) == list(range(100))
 
 
 def test_memory_system_prompt_and_language_hint() -> None:

@@ -22,6 +22,8 @@ from typing import Any, Protocol
 from ..errors import ParrotError
 from .aio import iterate_in_thread
 
+LOCAL_AHEAD = 2  # pieces the embedded model may write ahead of its reader: a reader that waits pauses it
+
 
 class LLMError(ParrotError):
     """The language model cannot answer (server unreachable, refused the request, model missing)."""
@@ -234,4 +236,4 @@ class EmbeddedModel:
                 finally:
                     chunks.close()  # type: ignore[union-attr]
 
-        return iterate_in_thread(generate, name="parrot-llm")
+        return iterate_in_thread(generate, name="parrot-llm", ahead=LOCAL_AHEAD)

@@ -41,6 +41,9 @@ if TYPE_CHECKING:
     from ..asr import Transcript
 
 FIRST_CLAUSE_CHARS = 16  # the first phrase may end at a comma this early, so the first audio comes sooner
+# The model waits (at most this long) while the first phrase is synthesized: on a small machine they share
+# the cores, and the first audio is what the user waits for; later phrases have its playing time to be made.
+FIRST_PHRASE_HOLD = 3.0
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 LANGUAGE_HINTS = {
     "zh": "用户说的是中文，请用简体中文回答。",
@@ -304,6 +307,7 @@ class ChatSession:
         phrases: asyncio.Queue[tuple[str, float] | None] = asyncio.Queue()
         written: list[str] = []
         spoken: list[str] = []
+        first_phrase_dealt_with = asyncio.Event()  # its first audio exists, or it was skipped
         outcome = "running"  # then "completed" or "failed"; still "running" in ``finally`` means cancelled
 
         async def generate() -> None:
@@ -320,6 +324,11 @@ class ChatSession:
                         await events.put(ReplyDelta(piece))
                         for phrase in cutter.feed(piece):
                             await self._queue_phrase(phrases, phrase, now, t0, timings)
+                        if timings.model_first_phrase is not None and not first_phrase_dealt_with.is_set():
+                            hold = time.perf_counter()
+                            with contextlib.suppress(TimeoutError):
+                                await asyncio.wait_for(first_phrase_dealt_with.wait(), FIRST_PHRASE_HOLD)
+                            t0 += time.perf_counter() - hold  # the model's own time excludes the wait
                 for phrase in cutter.flush():
                     await self._queue_phrase(phrases, phrase, time.perf_counter(), t0, timings)
                 timings.model_seconds = time.perf_counter() - t0
@@ -338,6 +347,7 @@ class ChatSession:
                     phrase, ready = item
                     words = clean(phrase)
                     if not any(c.isalnum() for c in words):
+                        first_phrase_dealt_with.set()
                         continue
                     first = True
                     try:
@@ -345,6 +355,7 @@ class ChatSession:
                             async for chunk in audio:
                                 if first:
                                     spoken.append(words)
+                                    first_phrase_dealt_with.set()
                                     if timings.tts_first_chunk is None:
                                         timings.tts_first_chunk = time.perf_counter() - ready
                                         timings.first_audio = time.perf_counter() - started
@@ -353,10 +364,13 @@ class ChatSession:
                     except UnknownVoiceError:
                         raise
                     except InputError:  # e.g. only symbols, or a script the engine cannot speak: shown, not said
+                        first_phrase_dealt_with.set()
                         continue
                 await events.put(_END)
             except Exception as exc:
                 await events.put(_Failed(exc))
+            finally:
+                first_phrase_dealt_with.set()
 
         tasks = [asyncio.create_task(generate()), asyncio.create_task(speak())]
         try:
