@@ -31,6 +31,8 @@ import numpy as np
 QUESTIONS = {  # (question, the voice that asks it)
     "en": ("What is the capital of France?", "linda"),
     "zh": ("请问法国的首都在哪里？", "jf_alpha"),  # a phrasing Whisper hears right in this accented voice
+    # A longer answer: the model goes on writing while the first phrase is synthesized, on the same cores
+    "en-long": ("Tell me three interesting facts about Paris.", "linda"),
 }
 STAGES = ["vad", "asr", "model_first_phrase", "tts_first_chunk", "first_audio", "words_per_second", "total"]
 
@@ -41,8 +43,8 @@ def main() -> int:
     parser.add_argument("--llm-url", help="an OpenAI-compatible endpoint instead of the embedded model")
     parser.add_argument("--llm-model", default="default", help="model name for --llm-url")
     parser.add_argument("--repeat", type=int, default=3, help="turns per question (after one warm-up turn)")
-    parser.add_argument("--langs", default=None, help="comma-separated question languages (default: en,zh; "
-                        "en only for smollm2-135m)")
+    parser.add_argument("--langs", default=None, help="comma-separated questions (default: en,zh,en-long; "
+                        "en,en-long for smollm2-135m)")
     parser.add_argument("--voice", default="linda", help="voice of the answers")
     parser.add_argument("--json", help="also write the raw figures to this file")
     args = parser.parse_args()
@@ -59,7 +61,8 @@ def main() -> int:
     chat = replace(
         chat, llm_base_url=args.llm_url, llm_model=args.llm_model, embedded_llm=args.llm or chat.embedded_llm
     )
-    langs = (args.langs or ("en" if chat.embedded_llm == "smollm2-135m" and not args.llm_url else "en,zh")).split(",")
+    english_only = chat.embedded_llm == "smollm2-135m" and not args.llm_url
+    langs = (args.langs or ("en,en-long" if english_only else "en,zh,en-long")).split(",")
 
     t0 = time.perf_counter()
     tts = Parrot()

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import math
 import threading
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from .config import Settings
 from .models import whisper_base_dir
+from .text.segment import LANGUAGES, char_class
 
 ASR_SAMPLE_RATE = 16_000
+HOP = 160  # samples per Whisper feature frame
+FITTED_MAX_SECONDS = 29.0  # longer: Whisper's own 30 s windows
+FITTED_MIN_SECONDS = 10  # the shortest encoder window: 5 s repeated single words ("Yes Yes") and misread languages
+MAX_DECODER_TOKENS = 448
+NO_SPEECH_PROB = 0.6  # Whisper's own thresholds for "nothing was said" and for a looping decoder
+MAX_COMPRESSION_RATIO = 2.4
+SURE_LANGUAGE = 0.8  # share of the probability (among Parrot's languages) that settles the language at once
 
 
 @dataclass(frozen=True)
@@ -41,21 +50,84 @@ class Recognizer:
     ) -> Transcript:
         """``audio``: mono float32 at 16 kHz. ``language``: ISO code, or None to detect.
 
-        ``short``: for a short utterance where latency matters (a voice chat turn): greedy decoding, and the
-        encoder window fitted to the audio instead of Whisper's fixed 30 s (2-3x faster on a few seconds of
-        speech; same words on our tests)."""
+        ``short``: for an utterance where latency matters (a voice chat turn): see ``_fitted``. Otherwise
+        faster-whisper's own decoding, beam search over Whisper's fixed 30 s windows."""
         seconds = len(audio) / ASR_SAMPLE_RATE
-        options: dict[str, int] = {"beam_size": 5}
-        if short and seconds < 29:
-            options = {"beam_size": 1, "chunk_length": max(5, math.ceil(seconds + 1))}
+        audio = np.ascontiguousarray(audio, dtype=np.float32)
         with self._lock:  # CTranslate2 serialises anyway; the lock keeps memory flat
+            if short and seconds <= FITTED_MAX_SECONDS:
+                text, language = self._fitted(audio, language, prompt)
+                return Transcript(text=text, language=language, duration=seconds)
             segments, info = self._model.transcribe(
-                np.ascontiguousarray(audio, dtype=np.float32),
-                language=language,
-                **options,
-                vad_filter=False,
-                condition_on_previous_text=False,
+                audio, language=language, beam_size=5, vad_filter=False, condition_on_previous_text=False,
                 initial_prompt=prompt,
-            )
+            )  # fmt: skip
             text = "".join(s.text for s in segments).strip()
         return Transcript(text=text, language=info.language, duration=seconds)
+
+    def _fitted(self, audio: np.ndarray, language: str | None, prompt: str | None) -> tuple[str, str]:
+        """Greedy decoding with the encoder window fitted to the audio (at least ``FITTED_MIN_SECONDS``)
+        instead of 30 s, for a voice chat turn.
+
+        faster-whisper always pads to 30 s, for the transcript and again for language detection, which costs
+        about 0.75 s each on 2 cores however short the speech (``bench/bench_asr.py`` compares the two).
+        Language detection is weak on a few words of speech, so it chooses among the languages Parrot speaks,
+        and when the likeliest has under ``SURE_LANGUAGE`` of the probability, the best two are both
+        decoded and the more probable transcript wins."""
+        from faster_whisper.audio import pad_or_trim
+
+        model = self._model
+        window = max(FITTED_MIN_SECONDS, math.ceil(len(audio) / ASR_SAMPLE_RATE + 1))
+        features = model.feature_extractor(audio, chunk_length=window)
+        encoded = model.encode(pad_or_trim(features, window * model.feature_extractor.sampling_rate // HOP))
+        if language is not None:
+            return self._decode(encoded, language, prompt)[0], language
+        detected = {token[2:-2]: p for token, p in model.model.detect_language(encoded)[0]}
+        likely = sorted(LANGUAGES, key=lambda code: detected.get(code, 0.0), reverse=True)
+        total = sum(detected.get(code, 0.0) for code in LANGUAGES) or 1.0
+        if detected.get(likely[0], 0.0) / total >= SURE_LANGUAGE:
+            text, chosen = self._decode(encoded, likely[0], prompt)[0], likely[0]
+        else:
+            (text, _), chosen = max(((self._decode(encoded, code, prompt), code) for code in likely[:2]),
+                                    key=lambda decoded: decoded[0][1])  # fmt: skip
+        return text, _written_in(text, chosen)
+
+    def _decode(self, encoded: object, language: str, prompt: str | None) -> tuple[str, float]:
+        """The transcript in ``language`` and its mean token log-probability."""
+        from faster_whisper.tokenizer import Tokenizer
+
+        model = self._model
+        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language)
+        prefix: list[int] = []
+        if prompt and prompt.strip():
+            prefix = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt.strip())[-(MAX_DECODER_TOKENS // 2 - 1) :]]
+        start = [*prefix, *tokenizer.sot_sequence, tokenizer.no_timestamps]
+        text, score = "", -math.inf
+        for beam_size in (1, 5):  # greedy; beam search again if greedy got stuck repeating itself
+            result = model.model.generate(
+                encoded, [start], beam_size=beam_size, max_length=MAX_DECODER_TOKENS - len(start),
+                suppress_blank=True, suppress_tokens=[-1], return_scores=True, return_no_speech_prob=True,
+            )[0]  # fmt: skip
+            score = result.scores[0]
+            if result.no_speech_prob > NO_SPEECH_PROB and score < -1.0:
+                return "", score  # Whisper is sure it heard no speech, and unsure of the words
+            text = tokenizer.decode(result.sequences_ids[0]).strip()
+            if _compression_ratio(text) <= MAX_COMPRESSION_RATIO:
+                break
+        return text, score
+
+
+def _written_in(text: str, detected: str) -> str:
+    """The language of ``text`` when its script settles it: Whisper sometimes labels English words "ja"."""
+    scripts = {char_class(c) for c in text}
+    if "kana" in scripts:
+        return "ja"
+    if "han" in scripts:
+        return detected if detected in ("zh", "ja") else "zh"
+    return "en" if "latin" in scripts else detected
+
+
+def _compression_ratio(text: str) -> float:
+    """How well ``text`` compresses: above about 2.4, Whisper is looping on a phrase."""
+    data = text.encode()
+    return len(data) / len(zlib.compress(data)) if data else 0.0
