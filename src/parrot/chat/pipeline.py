@@ -326,8 +326,9 @@ class ChatSession:
                             await self._queue_phrase(phrases, phrase, now, t0, timings)
                         if timings.model_first_phrase is not None and not first_phrase_dealt_with.is_set():
                             hold = time.perf_counter()
-                            with contextlib.suppress(TimeoutError):
-                                await asyncio.wait_for(first_phrase_dealt_with.wait(), FIRST_PHRASE_HOLD)
+                            with contextlib.suppress(TimeoutError):  # not wait_for: on 3.11 it can swallow a cancel
+                                async with asyncio.timeout(FIRST_PHRASE_HOLD):
+                                    await first_phrase_dealt_with.wait()
                             t0 += time.perf_counter() - hold  # the model's own time excludes the wait
                 for phrase in cutter.flush():
                     await self._queue_phrase(phrases, phrase, time.perf_counter(), t0, timings)
