@@ -71,8 +71,8 @@ from ..chat.vad import SpeechPaused, SpeechStarted, TurnConfig, TurnDetector, Va
 from ..errors import InputError
 from ..text.segment import check_language
 from ..voices.voice import Voice
-from .app import ServerState, State, to_api_error
-from .routes_ws import parse_message
+from .app import ServerState, State
+from .routes_ws import JsonSession, SessionClosed
 from .scheduler import Job, QueueFull
 from .schemas import ApiError, responses
 
@@ -245,16 +245,13 @@ class _Sent:
         return sum(1 for start in self.phrase_starts if start < audio_end_ms)
 
 
-class _Closed(Exception):
-    """The session cannot go on (the language model cannot be loaded)."""
-
-
-class _Realtime:
+class _Realtime(JsonSession):
     """One WebSocket conversation: microphone audio -> VAD -> turns of the chat session, with barge-in."""
 
+    binary_hint = "send JSON text frames (audio goes base64-encoded in input_audio_buffer.append)"
+
     def __init__(self, ws: WebSocket, state: ServerState) -> None:
-        self.ws = ws
-        self.state = state
+        super().__init__(ws, state)
         self.options = _Options()
         self.turns = TurnConfig()
         self.detector: TurnDetector | None = None
@@ -264,7 +261,6 @@ class _Realtime:
         self.response: asyncio.Task[None] | None = None
         self.sent = _Sent()
         self.pending_text: str | None = None
-        self._send_lock = asyncio.Lock()
 
     async def start(self) -> None:
         chat = self.state.chat_settings
@@ -273,7 +269,7 @@ class _Realtime:
             self.chat = await _new_session(self.state, voice=self.options.voice, instructions=None, speed=1.0)
         except Exception as exc:
             await self.send_error(exc)
-            raise _Closed() from exc
+            raise SessionClosed() from exc
         self.detector = await asyncio.to_thread(TurnDetector, self.turns)
         self.early = EarlyTranscript(self.chat)
         await self.send({"type": "session.created", "session": self.describe()})
@@ -299,16 +295,6 @@ class _Realtime:
         }
 
     # -- client -> server -----------------------------------------------------------------------------
-
-    async def receive_loop(self) -> None:
-        while True:
-            message = await self.ws.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            try:
-                await self.handle(parse_message(message, _BINARY_HINT))
-            except Exception as exc:
-                await self.send_error(exc)
 
     async def handle(self, msg: dict[str, Any]) -> None:
         kind = msg["type"]
@@ -533,12 +519,7 @@ class _Realtime:
     async def send(self, message: dict[str, Any]) -> None:
         async with self._send_lock:
             if self.ws.client_state == WebSocketState.CONNECTED:
-                await self.ws.send_text(json.dumps(message, ensure_ascii=False, separators=(",", ":")))
-
-    async def send_error(self, exc: BaseException) -> None:
-        error = to_api_error(exc)
-        self.state.count_error(error)
-        await self.send({"type": "error", **error.body()})
+                await self._write(message)
 
 
 def _user_text(item: Any) -> str:
@@ -552,8 +533,6 @@ def _user_text(item: Any) -> str:
         raise InputError('the user message has no text; send content [{"type": "input_text", "text": "..."}]')
     return text
 
-_BINARY_HINT = "send JSON text frames (audio goes base64-encoded in input_audio_buffer.append)"
-
 
 @router.websocket("/v1/realtime")
 async def realtime(ws: WebSocket, state: State) -> None:
@@ -563,13 +542,11 @@ async def realtime(ws: WebSocket, state: State) -> None:
     try:
         await session.start()
         await session.receive_loop()
-    except (_Closed, WebSocketDisconnect):
+    except (SessionClosed, WebSocketDisconnect):
         pass
     except Exception:
         log.exception("voice chat session failed")
     finally:
         with contextlib.suppress(Exception):
             await session.cancel_response()
-        if ws.client_state == WebSocketState.CONNECTED and ws.application_state == WebSocketState.CONNECTED:
-            with contextlib.suppress(Exception):
-                await ws.close()
+        await session.close()

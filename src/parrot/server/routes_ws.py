@@ -50,6 +50,7 @@ from ..text.phrases import split_phrases
 from ..text.segment import check_language
 from .app import Piece, ServerState, State, to_api_error
 from .scheduler import Job, QueueFull
+from .schemas import ApiError
 
 router = APIRouter()
 log = logging.getLogger("uvicorn.error")
@@ -74,16 +75,62 @@ class _Phrase:
     queued: float = field(default_factory=time.perf_counter)
 
 
-class _Closed(Exception):
-    """The server closed the socket after a fatal error."""
+class SessionClosed(Exception):
+    """The session cannot go on after a fatal error (already reported to the client)."""
 
 
-class _Session:
-    """One connection's text buffer, phrase queue and jobs; everything runs on the event loop."""
+class JsonSession:
+    """A WebSocket conversation in JSON text frames: each client message goes to ``handle`` (one that fails
+    is answered with an ``error`` message, and the session goes on); messages are sent one at a time;
+    errors take OpenAI's shape. The speech stream and the realtime chat are both one."""
+
+    binary_hint = "send JSON text frames, not binary ones"
 
     def __init__(self, ws: WebSocket, state: ServerState) -> None:
         self.ws = ws
         self.state = state
+        self._send_lock = asyncio.Lock()
+
+    async def handle(self, msg: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    async def send(self, message: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    async def receive_loop(self) -> None:
+        while True:
+            message = await self.ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            try:
+                await self.handle(parse_message(message, self.binary_hint))
+            except Exception as exc:
+                await self.send_error(exc)
+
+    async def send_error(self, exc: BaseException) -> ApiError:
+        """Report ``exc`` to the client as an ``error`` message; returns it."""
+        error = to_api_error(exc)
+        self.state.count_error(error)
+        await self.send({"type": "error", **error.body()})
+        return error
+
+    async def close(self) -> None:
+        """Close the socket, unless either end already has."""
+        ws = self.ws
+        if ws.client_state == WebSocketState.CONNECTED and ws.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await ws.close()
+
+    async def _write(self, message: dict[str, Any]) -> None:
+        """Send ``message`` now (the caller holds ``_send_lock``)."""
+        await self.ws.send_text(json.dumps(message, ensure_ascii=False, separators=(",", ":")))
+
+
+class _Session(JsonSession):
+    """One connection's text buffer, phrase queue and jobs; everything runs on the event loop."""
+
+    def __init__(self, ws: WebSocket, state: ServerState) -> None:
+        super().__init__(ws, state)
         self.rate = state.tts.sample_rate
         self.options = _Options()
         self.buffer = ""
@@ -94,19 +141,8 @@ class _Session:
         self.generation = 0  # bumped by cancel: audio of older generations is never sent
         self.wake = asyncio.Event()
         self.warned: set[str] = set()  # warnings already sent: each is sent once per session
-        self._send_lock = asyncio.Lock()
 
     # -- client -> server ----------------------------------------------------------------------------
-
-    async def receive_loop(self) -> None:
-        while True:
-            message = await self.ws.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            try:
-                await self.handle(parse_message(message))
-            except Exception as exc:
-                await self.send_error(exc)
 
     async def handle(self, msg: dict[str, Any]) -> None:
         kind = msg.get("type")
@@ -234,7 +270,7 @@ class _Session:
                     await self.send_audio(piece, phrase.text if first else "", phrase.options, generation)
                     first = False
                     await self.top_up()
-        except _Closed:
+        except SessionClosed:
             raise
         except Exception as exc:
             if generation == self.generation:
@@ -267,16 +303,15 @@ class _Session:
         """Send one message; audio (``generation`` given) is dropped if a cancel came in meanwhile."""
         async with self._send_lock:
             if generation is None or generation == self.generation:
-                await self.ws.send_text(json.dumps(message, ensure_ascii=False, separators=(",", ":")))
+                await self._write(message)
 
-    async def send_error(self, exc: Exception) -> None:
-        """Report ``exc`` to the client; if it is fatal (server unavailable), close and raise ``_Closed``."""
-        error = to_api_error(exc)
-        self.state.count_error(error)
-        await self.send({"type": "error", **error.body()})
+    async def send_error(self, exc: BaseException) -> ApiError:
+        """Report ``exc`` to the client; if it is fatal (server unavailable), close and raise ``SessionClosed``."""
+        error = await super().send_error(exc)
         if error.status == 503:
             await self.ws.close(code=1013, reason="server unavailable")
-            raise _Closed()
+            raise SessionClosed()
+        return error
 
 
 def parse_message(
@@ -309,9 +344,7 @@ async def speech_stream(ws: WebSocket, state: State) -> None:
             task.cancel()
         for result in await asyncio.gather(*tasks, return_exceptions=True):
             if isinstance(result, Exception) and not isinstance(
-                result, _Closed | WebSocketDisconnect | OSError
+                result, SessionClosed | WebSocketDisconnect | OSError
             ):
                 log.error("WebSocket session failed", exc_info=result)
-        if ws.client_state == WebSocketState.CONNECTED and ws.application_state == WebSocketState.CONNECTED:
-            with contextlib.suppress(Exception):
-                await ws.close()
+        await session.close()
