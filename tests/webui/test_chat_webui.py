@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_webui import CHROMIUM, CHROMIUM_ARGS
+from chromium import launch_chromium, open_page
 
 from parrot.audio import encode, resample
 from parrot.chat.config import ChatSettings
@@ -57,31 +57,15 @@ def chat_url(tts, fake_llm) -> Iterator[str]:
 
 @pytest.fixture
 def chat_page(chat_url, conversation_wav: Path):
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright is not installed (pip install playwright)")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
     microphone = [
         "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-audio-capture={conversation_wav}",
     ]  # fmt: skip
-    with sync_playwright() as pw:
-        try:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + microphone, headless=True)
-        except Exception as exc:
-            pytest.skip(f"Chromium cannot be launched: {str(exc).splitlines()[0]}")
-        context = browser.new_context(locale="en-US", viewport={"width": 1360, "height": 1000})
-        context.grant_permissions(["microphone"])
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(chat_url + "/")
-        page.wait_for_selector("#chat-voice option", state="attached")
+    with (
+        launch_chromium(microphone) as browser,
+        open_page(browser, chat_url, "#chat-voice option", permissions=["microphone"]) as page,
+    ):
         yield page
-        browser.close()
-        assert not errors, f"JavaScript errors on the page: {errors}"
 
 
 def test_voice_conversation_with_barge_in(chat_page, shots, fake_llm) -> None:  # noqa: ANN001

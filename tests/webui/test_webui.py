@@ -7,11 +7,11 @@ the module is skipped, saying why, when the browser cannot be launched. Screensh
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from chromium import launch_chromium, open_page
 
 from parrot.audio import encode
 from parrot.server.app import create_app
@@ -20,12 +20,6 @@ from parrot.server.settings import ServerSettings
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = os.environ.get("PARROT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]  # fmt: skip
 CLIP_TEXT = "The quick brown fox jumps over the lazy dog, and then it runs far away into the quiet green forest."
 TIMEOUT_MS = 90_000
 
@@ -39,32 +33,14 @@ def url(tts) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright is not installed (pip install playwright)")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
-    with sync_playwright() as pw:
-        try:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        except Exception as exc:  # the browser exists but cannot start here
-            pytest.skip(f"Chromium cannot be launched: {str(exc).splitlines()[0]}")
+    with launch_chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
 def page(browser, url):
-    context = browser.new_context(locale="en-US", viewport={"width": 1360, "height": 1000})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(url + "/")
-    page.wait_for_selector("#pretrained-voice option", state="attached")
-    yield page
-    context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    with open_page(browser, url, "#pretrained-voice option") as page:
+        yield page
 
 
 @pytest.fixture(scope="module")
