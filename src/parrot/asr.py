@@ -14,7 +14,6 @@ from .models import whisper_base_dir
 from .text.segment import LANGUAGES, char_class
 
 ASR_SAMPLE_RATE = 16_000
-HOP = 160  # samples per Whisper feature frame
 FITTED_MAX_SECONDS = 29.0  # longer: Whisper's own 30 s windows
 FITTED_MIN_SECONDS = 10  # the shortest encoder window: 5 s repeated single words ("Yes Yes") and misread languages
 MAX_DECODER_TOKENS = 448
@@ -78,8 +77,9 @@ class Recognizer:
 
         model = self._model
         window = max(FITTED_MIN_SECONDS, math.ceil(len(audio) / ASR_SAMPLE_RATE + 1))
-        features = model.feature_extractor(audio, chunk_length=window)
-        encoded = model.encode(pad_or_trim(features, window * model.feature_extractor.sampling_rate // HOP))
+        extractor = model.feature_extractor
+        features = extractor(audio, chunk_length=window)
+        encoded = model.encode(pad_or_trim(features, window * extractor.sampling_rate // extractor.hop_length))
         if language is not None:
             return self._decode(encoded, language, prompt)[0], language
         detected = {token[2:-2]: p for token, p in model.model.detect_language(encoded)[0]}
