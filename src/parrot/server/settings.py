@@ -26,6 +26,7 @@ class ServerSettings:
     max_text_chars: int = 100_000
     shutdown_timeout: float = 10.0  # seconds in-flight streams get to finish when the server stops
     max_buffered_chunks: int = 4  # chunks made ahead of a slow client before its stream pauses
+    prepare_seconds: float = 10.0  # time budget to check and prepare one request's text (off the event loop)
 
     def __post_init__(self) -> None:
         if self.workers < 1 or self.max_jobs < 1 or self.max_buffered_chunks < 1:
