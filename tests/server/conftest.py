@@ -28,10 +28,10 @@ from parrot.audio import encode
 from parrot.config import Settings
 from parrot.engines.base import AudioChunk, Engine, SynthesisOptions
 from parrot.server.app import create_app
-from parrot.server.background import serve_in_background
 from parrot.server.settings import ServerSettings
 from parrot.server.state import ServerState
 from parrot.voices.voice import Voice
+from parrot_dev.background import serve_in_background
 
 MAIN_SETTINGS = ServerSettings(workers=2, max_jobs=16, max_upload_mb=1.0, max_text_chars=2_000)
 REFERENCE_TEXT = (

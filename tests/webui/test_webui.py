@@ -15,8 +15,8 @@ from chromium import launch_chromium, open_page
 
 from parrot.audio import encode
 from parrot.server.app import create_app
-from parrot.server.background import serve_in_background
 from parrot.server.settings import ServerSettings
+from parrot_dev.background import serve_in_background
 
 pytestmark = pytest.mark.slow
 

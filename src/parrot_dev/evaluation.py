@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .text.normalize import normalize
+from parrot.text.normalize import normalize
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 
@@ -76,7 +76,7 @@ def measure_delivery(audio: np.ndarray, sample_rate: int) -> Delivery:
     Pitch uses WORLD's Harvest tracker, a different algorithm from the DIO tracker that Parrot's
     effects use, so the measurement does not simply read back what was written.
     """
-    from .world import pyworld
+    from parrot.world import pyworld
 
     x = np.asarray(audio, dtype=np.float64)
     hop = int(sample_rate * 0.01)
