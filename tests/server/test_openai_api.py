@@ -68,7 +68,7 @@ def test_stream_to_file(client: OpenAI, tmp_path) -> None:  # noqa: ANN001
     assert 0.3 < _seconds(path.read_bytes(), "wav") < 2.0
 
 
-def test_sse_stream_format(server, http: httpx.Client) -> None:  # noqa: ANN001
+def test_sse_stream_format(fake_http: httpx.Client) -> None:
     body = {
         "model": "tts-1",
         "input": SHORT,
@@ -77,7 +77,7 @@ def test_sse_stream_format(server, http: httpx.Client) -> None:  # noqa: ANN001
         "stream_format": "sse",
     }
     events = []
-    with http.stream("POST", "/v1/audio/speech", json=body) as response:
+    with fake_http.stream("POST", "/v1/audio/speech", json=body) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         for line in response.iter_lines():
@@ -111,12 +111,12 @@ def test_instructions_beyond_the_engine_are_reported(http: httpx.Client) -> None
     assert response.headers["x-parrot-instruction"] == "happy (a bit)"
 
 
-def test_bad_instructions_and_markup_are_400(http: httpx.Client) -> None:
-    too_long = http.post("/v1/audio/speech", json={"input": SHORT, "instructions": "x" * 501})
+def test_bad_instructions_and_markup_are_400(fake_http: httpx.Client) -> None:
+    too_long = fake_http.post("/v1/audio/speech", json={"input": SHORT, "instructions": "x" * 501})
     assert too_long.status_code == 400
-    bad_pause = http.post("/v1/audio/speech", json={"input": "Wait [pause:forever] now."})
+    bad_pause = fake_http.post("/v1/audio/speech", json={"input": "Wait [pause:forever] now."})
     assert bad_pause.status_code == 400 and "pause" in bad_pause.json()["error"]["message"]
-    korean = http.post("/v1/audio/speech", json={"input": "<|ko|>annyeong"})
+    korean = fake_http.post("/v1/audio/speech", json={"input": "<|ko|>annyeong"})
     assert korean.status_code == 400 and "ko" in korean.json()["error"]["message"]
 
 
@@ -167,11 +167,11 @@ def test_health(http: httpx.Client) -> None:
     assert health["queue"]["accepting"] is True
 
 
-def test_metrics_after_speech(http: httpx.Client) -> None:
+def test_metrics_after_speech(fake_http: httpx.Client) -> None:
     assert (
-        http.post("/v1/audio/speech", json={"input": "Metrics.", "response_format": "pcm"}).status_code == 200
+        fake_http.post("/v1/audio/speech", json={"input": "Metrics.", "response_format": "pcm"}).status_code == 200
     )
-    text = http.get("/metrics").text
+    text = fake_http.get("/metrics").text
     for name in (
         "parrot_queue_depth ",
         "parrot_active_jobs ",
@@ -180,14 +180,14 @@ def test_metrics_after_speech(http: httpx.Client) -> None:
         'parrot_audio_seconds_total{route="speech"}',
     ):
         assert name in text, name
-    assert http.get("/metrics").headers["content-type"].startswith("text/plain")
+    assert fake_http.get("/metrics").headers["content-type"].startswith("text/plain")
 
 
-def test_root_serves_the_web_ui(http: httpx.Client) -> None:
-    response = http.get("/", follow_redirects=False)
+def test_root_serves_the_web_ui(fake_http: httpx.Client) -> None:
+    response = fake_http.get("/", follow_redirects=False)
     assert response.status_code == 200 and "<title>Parrot</title>" in response.text
-    assert http.get("/docs").status_code == 200
-    paths = http.get("/openapi.json").json()["paths"]
+    assert fake_http.get("/docs").status_code == 200
+    paths = fake_http.get("/openapi.json").json()["paths"]
     assert {
         "/v1/audio/speech",
         "/v1/audio/transcriptions",
