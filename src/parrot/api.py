@@ -115,6 +115,8 @@ class Parrot:
         """A voice by name (built-in or saved), or the default one."""
         if isinstance(name, Voice):
             return name
+        if name is not None and not isinstance(name, str):
+            raise InputError(f"voice must be a voice name (a string), got {type(name).__name__}")
         name = name or self.default_voice
         if name is None:
             raise UnknownVoiceError(
