@@ -31,6 +31,12 @@ class UnknownVoiceError(InputError, LookupError):
     kind = "voice_not_found"
 
 
+class UnsupportedError(InputError):
+    """The request asks for something this engine or server cannot do (e.g. cloning with an engine that can't)."""
+
+    kind = "unsupported"
+
+
 class ModelError(ParrotError, RuntimeError):
     """Model weights are missing, corrupt or cannot be loaded."""
 

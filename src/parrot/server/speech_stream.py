@@ -124,7 +124,7 @@ class SpeechStreamSession(JsonSession):
             changes["instructions"] = instructions
         if "response_format" in msg:
             fmt = msg["response_format"]
-            if fmt not in FORMATS:
+            if not isinstance(fmt, str) or fmt not in FORMATS:
                 raise InputError(f"unknown response_format {fmt!r}; use one of: {', '.join(FORMATS)}")
             changes["response_format"] = fmt
         self.options = replace(self.options, **changes)

@@ -74,10 +74,12 @@ def unsupported_script(ch: str) -> str:
     return f"the {unicodedata.name(ch, 'unknown').split()[0].title()} script"
 
 
-def check_language(lang: str | None) -> str | None:
+def check_language(lang: object) -> str | None:
     """Validate a requested language code ('auto'/None means detect)."""
     if lang is None or lang == "auto":
         return None
+    if not isinstance(lang, str):
+        raise UnsupportedLanguageError(f"language must be a code such as en or zh, got {type(lang).__name__}")
     code = lang.lower().split("-")[0].split("_")[0]
     code = {"cmn": "zh", "chinese": "zh", "mandarin": "zh", "english": "en", "japanese": "ja"}.get(code, code)
     if code not in LANGUAGES:
