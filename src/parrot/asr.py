@@ -197,13 +197,13 @@ def _segment(raw: WhisperSegment, number: int, seconds: float) -> Segment:
     """Our ``Segment`` from faster-whisper's, numbered from 0 as OpenAI's are, times inside ``[0, seconds]``."""
 
     def clip(t: float) -> float:
-        return round(min(max(t, 0.0), seconds), 3)
+        return round(float(min(max(t, 0.0), seconds)), 3)
 
-    words = tuple(Word(w.word, clip(w.start), clip(w.end), w.probability) for w in raw.words or ())
+    words = tuple(Word(w.word, clip(w.start), clip(w.end), float(w.probability)) for w in raw.words or ())
     return Segment(
         id=number, seek=raw.seek, start=clip(raw.start), end=clip(raw.end), text=raw.text,
-        tokens=tuple(raw.tokens), temperature=raw.temperature or 0.0, avg_logprob=raw.avg_logprob,
-        compression_ratio=raw.compression_ratio, no_speech_prob=raw.no_speech_prob, words=words,
+        tokens=tuple(raw.tokens), temperature=raw.temperature or 0.0, avg_logprob=float(raw.avg_logprob),
+        compression_ratio=float(raw.compression_ratio), no_speech_prob=float(raw.no_speech_prob), words=words,
     )  # fmt: skip
 
 

@@ -4,6 +4,7 @@ Server-Sent Events while Whisper decodes in a worker thread."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Literal
@@ -87,7 +88,8 @@ async def transcript_events(decode: Decode) -> AsyncIterator[str]:
         try:
             return decode(on_segment)
         finally:  # after the last segment: the queue keeps the order
-            loop.call_soon_threadsafe(decoded.put_nowait, None)
+            with contextlib.suppress(RuntimeError):  # the event loop is gone: the server stopped
+                loop.call_soon_threadsafe(decoded.put_nowait, None)
 
     decoding = asyncio.ensure_future(run_in_threadpool(work))
     decoding.add_done_callback(lambda done: done.cancelled() or done.exception())  # retrieved, never logged
