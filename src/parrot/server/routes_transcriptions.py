@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -25,41 +26,48 @@ from .uploads import decode_upload
 
 router = APIRouter()
 
-AudioFile = Annotated[UploadFile, File(description="The recording (WAV, MP3, FLAC, Ogg, AAC/M4A, WebM...)")]
-ModelName = Annotated[TranscriptionModel, Form(description="Any of these names selects Whisper base")]
-Prompt = Annotated[str | None, Form(description="Text to guide spelling and style")]
-ResponseFormat = Annotated[
-    TranscriptionFormat,
-    Form(description="json, text, srt or vtt subtitles, or verbose_json with timed segments (and words)"),
-]
-Temperature = Annotated[float | None, Form(description="Accepted for compatibility; ignored")]
 
-_RESPONSES = {
-    200: {
-        "content": {"text/plain": {}, "text/vtt": {}, "text/event-stream": {}},
-        "description": "JSON; plain text for text and srt; WebVTT for vtt; Server-Sent Events for stream=true",
+@dataclass
+class AudioForm:
+    """The form fields transcriptions and translations share (multipart, as OpenAI's)."""
+
+    file: Annotated[UploadFile, File(description="The recording (WAV, MP3, FLAC, Ogg, AAC/M4A, WebM...)")]
+    model: Annotated[TranscriptionModel, Form(description="Any of these names selects Whisper base")] = "whisper-1"
+    prompt: Annotated[str | None, Form(description="Text to guide spelling and style")] = None
+    response_format: Annotated[
+        TranscriptionFormat,
+        Form(description="json, text, srt or vtt subtitles, or verbose_json with timed segments (and words)"),
+    ] = "json"
+    temperature: Annotated[float | None, Form(description="Accepted for compatibility; ignored")] = None
+
+
+Upload = Annotated[AudioForm, Depends()]
+
+# What both routes declare in the OpenAPI document.
+_DECLARED: dict[str, Any] = {
+    "tags": ["openai"],
+    "response_model": Transcription | VerboseTranscription,
+    "responses": {
+        200: {
+            "content": {"text/plain": {}, "text/vtt": {}, "text/event-stream": {}},
+            "description": "JSON; plain text for text and srt; WebVTT for vtt; Server-Sent Events for stream=true",
+        },
+        **responses(400, 413),
     },
-    **responses(400, 413),
 }
 
 
 @router.post(
     "/v1/audio/transcriptions",
-    tags=["openai"],
     summary="Speech to text with the embedded Whisper base model (OpenAI-compatible)",
-    response_model=Transcription | VerboseTranscription,
-    responses=_RESPONSES,
+    **_DECLARED,
 )
 async def create_transcription(
     state: State,
-    file: AudioFile,
-    model: ModelName = "whisper-1",
+    upload: Upload,
     language: Annotated[
         str | None, Form(description="ISO-639-1 code, e.g. en, zh, ja; default: detect")
     ] = None,
-    prompt: Prompt = None,
-    response_format: ResponseFormat = "json",
-    temperature: Temperature = None,
     timestamp_granularities: Annotated[
         list[TimestampGranularity] | None,
         Form(
@@ -75,6 +83,7 @@ async def create_transcription(
         ),
     ] = False,
 ) -> Response:
+    response_format = upload.response_format
     if stream and response_format not in STREAMED_FORMATS:
         raise ApiError(
             400,
@@ -83,7 +92,7 @@ async def create_transcription(
             param="stream",
         )
     words = response_format == "verbose_json" and "word" in (timestamp_granularities or ())
-    decode = await _decoder(state, file, language=(language or '').lower() or None, prompt=prompt, words=words)
+    decode = await _decoder(state, upload, language=(language or "").lower() or None, words=words)
     if stream:
         return StreamingResponse(transcript_events(decode), media_type="text/event-stream")
     return render(await run_in_threadpool(decode, None), response_format, "transcribe")
@@ -91,35 +100,21 @@ async def create_transcription(
 
 @router.post(
     "/v1/audio/translations",
-    tags=["openai"],
     summary="Speech in any language to English text with Whisper base (OpenAI-compatible)",
-    response_model=Transcription | VerboseTranscription,
-    responses=_RESPONSES,
+    **_DECLARED,
 )
-async def create_translation(
-    state: State,
-    file: AudioFile,
-    model: ModelName = "whisper-1",
-    prompt: Prompt = None,
-    response_format: ResponseFormat = "json",
-    temperature: Temperature = None,
-) -> Response:
-    decode = await _decoder(state, file, prompt=prompt, translate=True)
-    return render(await run_in_threadpool(decode, None), response_format, "translate")
+async def create_translation(state: State, upload: Upload) -> Response:
+    decode = await _decoder(state, upload, translate=True)
+    return render(await run_in_threadpool(decode, None), upload.response_format, "translate")
 
 
 async def _decoder(
-    state: ServerState,
-    file: UploadFile,
-    *,
-    language: str | None = None,
-    prompt: str | None = None,
-    translate: bool = False,
-    words: bool = False,
+    state: ServerState, upload: AudioForm, *, language: str | None = None, translate: bool = False, words: bool = False
 ) -> Decode:
     """Decode the upload (400 if it is not audio) and check ``language`` before anything is sent; the
     recognition itself is left to run in a worker thread."""
-    audio, _ = await decode_upload(state.settings, file, "file", sample_rate=ASR_SAMPLE_RATE)
+    audio, _ = await decode_upload(state.settings, upload.file, "file", sample_rate=ASR_SAMPLE_RATE)
+    prompt = upload.prompt or None
     recognizer = await state.recognizer()
     if language is not None and language not in recognizer.languages:
         raise ApiError(
@@ -133,7 +128,7 @@ async def _decoder(
 
     def decode(on_segment: Callable[[Segment], None] | None) -> Recognition:
         return recognizer.recognize(
-            audio, language=language, prompt=prompt or None, translate=translate, words=words,
+            audio, language=language, prompt=prompt, translate=translate, words=words,
             on_segment=on_segment,
         )  # fmt: skip
 
