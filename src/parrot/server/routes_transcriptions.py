@@ -94,7 +94,9 @@ async def create_transcription(
     words = response_format == "verbose_json" and "word" in (timestamp_granularities or ())
     decode = await _decoder(state, upload, language=(language or "").lower() or None, words=words)
     if stream:
-        return StreamingResponse(transcript_events(decode), media_type="text/event-stream")
+        return StreamingResponse(
+            transcript_events(decode), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
     return render(await run_in_threadpool(decode, None), response_format, "transcribe")
 
 
