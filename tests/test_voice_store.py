@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from parrot.errors import InputError, ParrotError, UnknownVoiceError
+from parrot.errors import InputError, ParrotError, ProtectedVoiceError, UnknownVoiceError, VoiceExistsError
 from parrot.voices import store as store_module
+from parrot.voices.library import VoiceLibrary
 from parrot.voices.store import (
     MAX_FILE_BYTES,
     CorruptVoiceError,
@@ -126,9 +127,12 @@ def test_unknown_voice_suggests_similar_names(store: VoiceStore) -> None:
 
 def test_names_are_unique_ignoring_case(store: VoiceStore) -> None:
     store.save(make_voice("Alice"))
-    with pytest.raises(InputError, match="already exists"):
+    with pytest.raises(VoiceExistsError, match="already exists"):
         store.save(make_voice("ALICE", seed=1))
     assert_same_voice(store.get("alice"), make_voice("Alice"))
+    store.save(make_voice("Bob"))
+    with pytest.raises(VoiceExistsError, match="already exists"):
+        store.rename("bob", "alice")
 
 
 def test_overwrite_replaces_payload_and_keeps_created_at(store: VoiceStore) -> None:
@@ -174,13 +178,23 @@ def test_delete(store: VoiceStore) -> None:
 
 def test_reserved_names_cannot_be_shadowed(tmp_path: Path) -> None:
     store = VoiceStore(tmp_path, reserved=frozenset({"af_heart", "zf_xiaobei"}))
-    with pytest.raises(InputError, match="built-in"):
+    with pytest.raises(VoiceExistsError, match="built-in"):
         store.save(make_voice("AF_Heart"))
     store.save(make_voice("mine"))
     with pytest.raises(InputError, match="built-in"):
         store.rename("mine", "zf_xiaobei")
     with pytest.raises(InputError, match="built-in"):
         store.import_(encode_voice_file(make_voice("af_heart")))
+
+
+def test_builtin_voices_cannot_be_renamed_or_deleted(tmp_path: Path) -> None:
+    builtin = make_voice("af_heart", kind="stock")
+    library = VoiceLibrary([builtin], tmp_path / "voices")
+    for change in (lambda: library.rename("AF_HEART", "mine"), lambda: library.delete("af_heart")):
+        with pytest.raises(ProtectedVoiceError, match="built-in") as info:
+            change()
+        assert isinstance(info.value, InputError) and info.value.kind == "voice_protected"
+    assert_same_voice(library.get("af_heart"), builtin)
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,24 @@ class UnknownVoiceError(InputError, LookupError):
     kind = "voice_not_found"
 
 
+class VoiceExistsError(InputError):
+    """A saved voice cannot take this name: a saved or built-in voice already has it (ignoring case)."""
+
+    kind = "voice_exists"
+
+
+class ProtectedVoiceError(InputError):
+    """A built-in voice cannot be renamed, deleted or replaced; only saved voices can."""
+
+    kind = "voice_protected"
+
+
+class CorruptVoiceError(ParrotError):
+    """A saved voice's payload file is missing, unreadable or does not match what the library recorded."""
+
+    kind = "voice_corrupt"
+
+
 class ModelError(ParrotError, RuntimeError):
     """Model weights are missing, corrupt or cannot be loaded."""
 
