@@ -87,7 +87,8 @@ def test_payload_file_name_never_comes_from_the_voice_name(store: VoiceStore) ->
     assert len(name) == 36 and name.endswith(".npz") and int(name[:32], 16) >= 0
     assert (store.root / "library.sqlite3").is_file()
     with np.load(store.root / "payloads" / name, allow_pickle=False) as npz:  # a plain .npz
-        assert set(npz.files) == {"style", "tokens"}
+        assert set(npz.files) == {"style", "tokens", "voice.json"}  # voice.json: to rebuild the index from
+        np.testing.assert_array_equal(npz["style"], make_voice().payload["style"])
 
 
 def test_persists_across_instances(tmp_path: Path) -> None:
@@ -219,7 +220,8 @@ def test_save_validates_the_voice(store: VoiceStore, changes: dict[str, object],
 
 
 def test_zero_d_and_empty_arrays_round_trip(store: VoiceStore) -> None:
-    voice = make_voice(payload={"scale": np.array(0.5, np.float32), "none": np.zeros((0, 4), np.int16)})
+    style = make_voice().payload["style"]
+    voice = make_voice(payload={"style": style, "scale": np.array(0.5, np.float32), "none": np.zeros((0, 4), np.int16)})
     assert_same_voice(store.get(store.save(voice).name), voice)
     assert_same_voice(decode_voice_file(encode_voice_file(voice)), voice)
 
@@ -575,11 +577,11 @@ def test_concurrent_saves_from_several_processes(tmp_path: Path) -> None:
 
         store = VoiceStore(Path(sys.argv[1]))
         for i in range(5):
-            store.save(Voice(f"{sys.argv[2]} {i}", "kokoro", "cloned", {"style": np.full((4, 8), i, np.float32)}))
+            store.save(Voice(f"{sys.argv[2]} {i}", "kokoro", "cloned", {"style": np.full((4, 256), i, np.float32)}))
         """
     )
     procs = [subprocess.Popen([sys.executable, "-c", script, str(root), f"p{n}"]) for n in range(3)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
     store = VoiceStore(root)
     assert len(store.list()) == 15
-    np.testing.assert_array_equal(store.get("p2 4").payload["style"], np.full((4, 8), 4, np.float32))
+    np.testing.assert_array_equal(store.get("p2 4").payload["style"], np.full((4, 256), 4, np.float32))

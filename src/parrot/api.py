@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ import numpy as np
 from .config import Settings
 from .engines.base import AudioChunk, Engine, SynthesisOptions
 from .errors import InputError, ModelError, ParrotError, UnknownVoiceError
+from .files import make_private
 from .instruct import Instruction, parse_instruction
 from .prosody import NEUTRAL
 from .render import RENDERED_SOUNDS, Script, render
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
     from os import PathLike
 
     from .asr import Recognizer
+
+log = logging.getLogger(__name__)
 
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
 
@@ -90,6 +94,8 @@ class Parrot:
         self.settings = settings or Settings.from_env()
         self.engine = engine if isinstance(engine, Engine) else load_engine(engine, self.settings)
         builtin = [*self.engine.stock_voices(), *packaged_voices(self.engine.name)]
+        if make_private(self.settings.data_dir, 0o700):  # it holds the saved voices (biometric data)
+            log.warning("made the data directory %s private (0700); it was readable by others", self.settings.data_dir)
         self.voices = VoiceLibrary(builtin, self.settings.data_dir / "voices")
         # The first built-in voice, fixed for this instance; None when the engine has none (a CosyVoice2
         # release without pretrained speakers), so every request must name a voice.

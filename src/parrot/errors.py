@@ -43,6 +43,12 @@ class CorruptVoiceError(ParrotError):
     kind = "voice_corrupt"
 
 
+class LibraryDamagedError(ParrotError):
+    """The voice library's index is unreadable; saved voices are read-only until ``parrot voices check --repair``."""
+
+    kind = "library_damaged"
+
+
 class ModelError(ParrotError, RuntimeError):
     """Model weights are missing, corrupt or cannot be loaded."""
 

@@ -2,9 +2,11 @@
 
 The shareable voice file (:func:`encode_voice_file`) is a zip holding ``voice.json`` (metadata plus
 ``"format": "parrot-voice"`` and ``"version": 1``) and one ``arrays/<key>.npy`` member per payload array.
-A library payload file (:func:`encode_payload`) is an ``.npz`` (``np.load`` reads it) written without pickle.
+A library payload file (:func:`encode_payload`) is an ``.npz`` (``np.load`` reads it) written without pickle,
+with the same ``voice.json`` (plus timestamps) so the library's index can be rebuilt from its payloads.
 Everything read is validated strictly (:func:`decode_voice_file`, :func:`decode_payload`): zip structure and
-sizes (zip bombs), member names, numeric non-object arrays (never unpickled), and every metadata field.
+sizes (zip bombs), member names, numeric non-object arrays (never unpickled) holding what the engine reads
+(:mod:`.schema`), and every metadata field.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError, ParrotError
+from ..errors import CorruptVoiceError, InputError, ParrotError
+from .schema import check_payload
 from .voice import Voice
 
 __all__ = [
@@ -33,6 +36,7 @@ __all__ = [
     "MAX_FILE_BYTES",
     "MAX_PAYLOAD_BYTES",
     "ArrayInfo",
+    "StoredPayload",
     "array_infos",
     "check_arrays",
     "decode_payload",
@@ -154,8 +158,15 @@ def _meta_json(meta: object) -> str:
     return text
 
 
-def check_arrays(payload: object, error: type[ParrotError] = InputError) -> dict[str, np.ndarray]:
-    """Validate a payload: 1-64 numeric arrays under identifier keys, at most ``MAX_PAYLOAD_BYTES`` in total."""
+def check_arrays(payload: object, engine: str, error: type[ParrotError] = InputError) -> dict[str, np.ndarray]:
+    """A well-formed payload (:func:`_check_form`) that holds what ``engine`` reads (:mod:`.schema`)."""
+    arrays = _check_form(payload, error)
+    check_payload(engine, arrays, error)
+    return arrays
+
+
+def _check_form(payload: object, error: type[ParrotError]) -> dict[str, np.ndarray]:
+    """1-64 numeric arrays under identifier keys, at most ``MAX_PAYLOAD_BYTES`` in total."""
     if not isinstance(payload, Mapping) or not payload:
         raise error("a saved voice needs a non-empty payload (a dict of numeric numpy arrays)")
     if len(payload) > MAX_ARRAYS:
@@ -206,11 +217,6 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.lib.format.write_array(buf, array, allow_pickle=False)
     return buf.getvalue()
-
-
-def encode_payload(arrays: Mapping[str, np.ndarray]) -> bytes:
-    """The payload file: an ``.npz`` (``np.load`` reads it) written without pickle."""
-    return _zip_bytes((f"{key}.npy", _npy_bytes(a), zipfile.ZIP_STORED) for key, a in arrays.items())
 
 
 def _precheck_zip(data: bytes, error: type[ParrotError]) -> None:
@@ -305,19 +311,12 @@ def _arrays_from_zip(
         if match:
             raw = _read_member(zf, info, MAX_PAYLOAD_BYTES + 64 * 1024, error)
             arrays[match.group(1)] = _load_npy(raw, name, error)
-    return check_arrays(arrays, error)
+    return _check_form(arrays, error)
 
 
-def decode_payload(data: bytes, error: type[ParrotError]) -> dict[str, np.ndarray]:
-    """Read a payload ``.npz`` written by :func:`_encode_payload`."""
-    pattern = _array_member("")
-    zf, members = _open_zip(data, error, pattern.fullmatch)
-    return _arrays_from_zip(zf, members, pattern, error)
-
-
-def encode_voice_file(voice: Voice) -> bytes:
-    """The shareable voice file for ``voice`` (see the module docstring for the format)."""
-    arrays = check_arrays(voice.payload)
+def _voice_doc(voice: Voice, **extra: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Validate ``voice``; its ``voice.json`` document and its arrays."""
+    arrays = check_arrays(voice.payload, voice.engine)
     fields = voice_fields(voice)
     doc = {
         "format": FORMAT_NAME,
@@ -326,9 +325,19 @@ def encode_voice_file(voice: Voice) -> bytes:
         **fields,
         "meta": json.loads(fields["meta"]),
         "arrays": json.loads(infos_json(array_infos(arrays))),
+        **extra,
     }
-    text = json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True).encode()
-    members = [(_VOICE_JSON, text, zipfile.ZIP_DEFLATED)]
+    return doc, arrays
+
+
+def _json_bytes(doc: Mapping[str, Any]) -> bytes:
+    return json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True).encode()
+
+
+def encode_voice_file(voice: Voice) -> bytes:
+    """The shareable voice file for ``voice`` (see the module docstring for the format)."""
+    doc, arrays = _voice_doc(voice)
+    members = [(_VOICE_JSON, _json_bytes(doc), zipfile.ZIP_DEFLATED)]
     members += [(f"{_ARRAYS_PREFIX}{key}.npy", _npy_bytes(a), zipfile.ZIP_STORED) for key, a in arrays.items()]
     return _zip_bytes(members)
 
@@ -338,7 +347,8 @@ def decode_voice_file(data: bytes, *, name: str | None = None) -> Voice:
 
     Checks: total size, zip directory size, member names (only ``voice.json`` and ``arrays/<key>.npy``),
     duplicates, encryption, declared and actual unpacked sizes (zip bombs), format name and version, required
-    fields and their types, numeric non-object arrays (never unpickled) matching ``voice.json``, and the name.
+    fields and their types, numeric non-object arrays (never unpickled) matching ``voice.json``, every array
+    the engine reads (shape, dtype, finite values in range: :mod:`.schema`), and the name.
     ``name`` replaces the name stored in the file (it must be valid too).
     """
     if not isinstance(data, bytes | bytearray | memoryview):
@@ -351,6 +361,11 @@ def decode_voice_file(data: bytes, *, name: str | None = None) -> Voice:
     if _VOICE_JSON not in members:
         raise InputError(f"not a Parrot voice file ({_VOICE_JSON} is missing)")
     doc = _parse_voice_json(_read_member(zf, members[_VOICE_JSON], MAX_JSON_BYTES * 2, InputError))
+    return _voice_from_doc(doc, _arrays_from_zip(zf, members, pattern, InputError), name=name)
+
+
+def _voice_from_doc(doc: Mapping[str, Any], arrays: dict[str, np.ndarray], *, name: str | None = None) -> Voice:
+    """The ``Voice`` a parsed ``voice.json`` describes, every field checked (``InputError``)."""
     voice = Voice(
         name=validate_name(name if name is not None else doc.get("name")),
         engine=_check_text(doc.get("engine"), "engine"),
@@ -361,9 +376,47 @@ def decode_voice_file(data: bytes, *, name: str | None = None) -> Voice:
         description=_check_description(doc.get("description", "")),
         meta=json.loads(_meta_json(doc.get("meta", {}))),
     )
-    arrays = _arrays_from_zip(zf, members, pattern, InputError)
     _check_declared(doc["arrays"], arrays)
+    check_payload(voice.engine, arrays, InputError)
     return replace(voice, payload=arrays)
+
+
+@dataclass(frozen=True)
+class StoredPayload:
+    """A library payload file, decoded: its arrays and, since payloads carry it, the voice it belongs to."""
+
+    arrays: dict[str, np.ndarray]
+    voice: Voice | None  # None: written before payloads carried their metadata (cannot be re-indexed)
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+def encode_payload(voice: Voice, *, created_at: str, updated_at: str) -> bytes:
+    """A library payload file: an ``.npz`` (``np.load`` reads it, no pickle) whose ``voice.json`` member holds
+    everything the library's index records, so the index can be rebuilt from the payloads alone."""
+    doc, arrays = _voice_doc(voice, created_at=created_at, updated_at=updated_at)
+    members = [(_VOICE_JSON, _json_bytes(doc), zipfile.ZIP_DEFLATED)]
+    members += [(f"{key}.npy", _npy_bytes(a), zipfile.ZIP_STORED) for key, a in arrays.items()]
+    return _zip_bytes(members)
+
+
+def decode_payload(data: bytes, engine: str | None = None) -> StoredPayload:
+    """Read and check a payload file (:func:`encode_payload`, or the bare ``.npz`` of older versions, whose
+    arrays are checked against ``engine``); anything wrong raises ``CorruptVoiceError``."""
+    pattern = _array_member("")
+    zf, members = _open_zip(data, CorruptVoiceError, lambda m: m == _VOICE_JSON or pattern.fullmatch(m))
+    arrays = _arrays_from_zip(zf, members, pattern, CorruptVoiceError)
+    if _VOICE_JSON not in members:
+        if engine is not None:
+            check_payload(engine, arrays, CorruptVoiceError)
+        return StoredPayload(arrays, None)
+    try:
+        doc = _parse_voice_json(_read_member(zf, members[_VOICE_JSON], MAX_JSON_BYTES * 2, CorruptVoiceError))
+        voice = _voice_from_doc(doc, arrays)
+        stamps = [_check_text(doc.get(f), f) for f in ("created_at", "updated_at")]
+    except InputError as exc:
+        raise CorruptVoiceError(str(exc)) from exc
+    return StoredPayload(arrays, voice, *stamps)
 
 
 def _check_declared(declared: object, arrays: Mapping[str, np.ndarray]) -> None:
