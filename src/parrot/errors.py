@@ -19,6 +19,12 @@ class UnsupportedLanguageError(InputError):
     kind = "unsupported_language"
 
 
+class AudioBudgetError(InputError):
+    """The request would make more audio than one request may (``PARROT_MAX_AUDIO_SECONDS``, total pauses)."""
+
+    kind = "audio_too_long"
+
+
 class UnknownVoiceError(InputError, LookupError):
     """No voice with that name exists."""
 

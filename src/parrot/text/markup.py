@@ -13,6 +13,8 @@ never spoken. What it understands:
   ``<lang xml:lang="en-US">``.
 - Language tags ``<|zh|>``, ``<|en|>``, ``<|ja|>`` force the language of the text that follows.
 
+A pause is at most ``MAX_PAUSE_SECONDS``, all the pauses of a text together at most
+``MAX_TOTAL_PAUSE_SECONDS`` (``AudioBudgetError``). Tokenizing takes linear time whatever the input.
 Malformed values (``<break time="soon"/>``) raise ``InputError``; a closing tag without its
 opening one is dropped. ``rewrite_outside_markup`` applies a function to the text between tags only,
 for engines that read the markup themselves.
@@ -25,10 +27,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..errors import InputError, UnsupportedLanguageError
+from ..errors import AudioBudgetError, InputError, UnsupportedLanguageError
 from ..prosody import NEUTRAL, Prosody
 
 MAX_PAUSE_SECONDS = 10.0
+MAX_TOTAL_PAUSE_SECONDS = 120.0  # all the pauses of one text together
 
 SOUNDS = (
     "breath",
@@ -156,6 +159,7 @@ def parse_markup(text: str, languages: tuple[str, ...] = ("zh", "en", "ja")) -> 
     spans = _Spans()
     forced_lang: str | None = None  # from <|xx|> tags: in force until the next one
     position = 0
+    paused = 0.0  # seconds of pauses so far
 
     def add_words(chunk: str) -> None:
         if not chunk:
@@ -173,7 +177,9 @@ def parse_markup(text: str, languages: tuple[str, ...] = ("zh", "en", "ja")) -> 
         if match.group("sound"):
             pieces.append(Sound(match.group("sound").lower()))
         elif token.lower().startswith("[pause"):
-            pieces.append(Pause(_duration(match.group("pause") or "0.5s", token)))
+            pause = Pause(_duration(match.group("pause") or "0.5s", token))
+            pieces.append(pause)
+            paused += pause.seconds
         elif match.group("langtag"):
             forced_lang = _language(match.group("langtag"), token, languages)
         else:
@@ -188,11 +194,18 @@ def parse_markup(text: str, languages: tuple[str, ...] = ("zh", "en", "ja")) -> 
                     context = (last.prosody, last.lang) if isinstance(last, Words) else (NEUTRAL, None)
                     pieces.append(Words("\n" if name == "p" else " ", *context))
             elif name == "break":
-                pieces.append(Pause(_break(attrs, token)))
+                pause = Pause(_break(attrs, token))
+                pieces.append(pause)
+                paused += pause.seconds
             elif name == "voice":
                 warnings.append("<voice> inside the text is ignored; choose the voice in the request")
             elif not selfclose:
                 spans.push(_open(name, attrs, token, languages))
+        if paused > MAX_TOTAL_PAUSE_SECONDS:
+            raise AudioBudgetError(
+                f"the pauses in the text add up to more than {MAX_TOTAL_PAUSE_SECONDS:g} s (at {token}); "
+                "that is the most one text may hold"
+            )
     add_words(text[position:])
     return Markup(_merged(pieces), tuple(tags), tuple(dict.fromkeys(warnings)))
 
