@@ -11,7 +11,7 @@ import pytest
 
 from parrot.api import Parrot
 from parrot.config import Settings
-from parrot.engines.base import AudioChunk, SynthesisOptions
+from parrot.engines.base import AudioChunk, Engine, SynthesisOptions
 from parrot.errors import AudioBudgetError, InputError
 from parrot.text.markup import MAX_TOTAL_PAUSE_SECONDS, Pause, parse_markup
 from parrot.voices.voice import Voice
@@ -19,7 +19,7 @@ from parrot.voices.voice import Voice
 RATE = 24_000
 
 
-class SecondPerCall:
+class SecondPerCall(Engine):
     """Speaks every text as ``seconds`` of a quiet tone."""
 
     name = "fake"

@@ -21,7 +21,7 @@ import numpy as np
 
 from .config import Settings
 from .engines.base import AudioChunk, Engine, SynthesisOptions
-from .errors import AudioBudgetError, InputError, ModelError, ParrotError, UnknownVoiceError
+from .errors import AudioBudgetError, InputError, ModelError, TextTooLongError, UnknownVoiceError
 from .files import make_private
 from .instruct import Instruction, parse_instruction
 from .prosody import NEUTRAL
@@ -142,6 +142,8 @@ class Parrot:
         """A voice by name (built-in or saved), or the default one."""
         if isinstance(name, Voice):
             return name
+        if name is not None and not isinstance(name, str):
+            raise InputError(f"voice must be a voice name (a string), got {type(name).__name__}")
         name = name or self.default_voice
         if name is None:
             raise UnknownVoiceError(
@@ -164,16 +166,13 @@ class Parrot:
         ``audio`` is a file path, encoded bytes (any format), or an array with ``sample_rate``. A
         missing ``transcript`` is made with the embedded recognizer.
         """
-        make_voice = getattr(self.engine, "make_voice", None)
-        if make_voice is None:
-            raise ParrotError(f"the {self.engine.name} engine cannot clone voices")
         started = time.perf_counter()
         reference = audio if isinstance(audio, Reference) else load_reference(audio, sample_rate)
         language = check_language(language)
         if not transcript or not transcript.strip():
             heard = self.recognizer.transcribe(reference.audio, language=language)
             transcript, language = heard.text, language or heard.language
-        voice: Voice = make_voice(reference, transcript.strip(), name)
+        voice = self.engine.make_voice(reference, transcript.strip(), name)
         meta = {
             **voice.meta,
             "transcript": transcript.strip(),
@@ -188,14 +187,10 @@ class Parrot:
         """Validate, parse markup and normalise ``text``; raises ``InputError`` saying why it cannot be spoken."""
         if not isinstance(text, str):
             raise InputError("text must be a string")
-        if len(text) > self.settings.max_text_chars:
-            raise InputError(
-                f"text is {len(text):,} characters; the limit is {self.settings.max_text_chars:,} "
-                "(split it, or raise PARROT_MAX_TEXT_CHARS)"
-            )
+        check_text_length(text, self.settings.max_text_chars)
         lang = check_language(lang)
         markup = parse_markup(text, self.engine.languages)  # markup is never spoken
-        native = getattr(self.engine, "native_markup", False)
+        native = self.engine.native_markup
         warnings = list(markup.warnings)
         pieces: list[Piece] = []
         for piece in markup.pieces:
@@ -266,12 +261,12 @@ class Parrot:
         understood = parse_instruction(instruction) if instruction and instruction.strip() else None
         delivery = NEUTRAL
         if understood is not None:
-            if getattr(self.engine, "native_instructions", False):
+            if self.engine.native_instructions:
                 options = replace(options, instruction=understood.text)
             else:
                 delivery = understood.prosody
                 warnings += understood.warnings
-        if getattr(self.engine, "native_markup", False):
+        if self.engine.native_markup:
             chunks = self.engine.stream(prepared.engine_text, chosen, options)
         else:
             chunks = render(self.engine, prepared.script, chosen, options, delivery)
@@ -294,13 +289,29 @@ class Parrot:
 
     @staticmethod
     def _options(speed: float, lang: str | None, fast_start: bool) -> SynthesisOptions:
-        try:
-            speed = float(speed)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"speed must be a number between {MIN_SPEED} and {MAX_SPEED}") from exc
-        if not MIN_SPEED <= speed <= MAX_SPEED:
-            raise InputError(f"speed {speed} is out of range; use {MIN_SPEED} to {MAX_SPEED}")
-        return SynthesisOptions(speed=speed, lang=check_language(lang), fast_start=fast_start)
+        return SynthesisOptions(speed=check_speed(speed), lang=check_language(lang), fast_start=fast_start)
+
+
+def check_speed(speed: object) -> float:
+    """``speed`` as a float if it is a number from ``MIN_SPEED`` to ``MAX_SPEED``; else ``InputError``."""
+    if isinstance(speed, bool) or not isinstance(speed, int | float | str):
+        raise InputError(f"speed must be a number between {MIN_SPEED} and {MAX_SPEED}")
+    try:
+        value = float(speed)
+    except ValueError as exc:
+        raise InputError(f"speed must be a number between {MIN_SPEED} and {MAX_SPEED}") from exc
+    if not MIN_SPEED <= value <= MAX_SPEED:
+        raise InputError(f"speed {speed} is out of range; use {MIN_SPEED} to {MAX_SPEED}")
+    return value
+
+
+def check_text_length(text: str, limit: int, queued: int = 0) -> None:
+    """``TextTooLongError`` if ``text`` (plus ``queued`` characters already waiting) is over ``limit``."""
+    if len(text) + queued > limit:
+        raise TextTooLongError(
+            f"text is {len(text) + queued:,} characters; the limit is {limit:,} (split it, or raise "
+            "PARROT_MAX_TEXT_CHARS)"
+        )
 
 
 def _normalize_run(run: str) -> str:

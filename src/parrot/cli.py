@@ -110,7 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
     mdown.add_argument("--dir", help="download into this directory (default: the --model-dir default)")
 
     serve = sub.add_parser("serve", help="run the HTTP API (OpenAI- and CosyVoice-compatible) and WebSocket")
-    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    serve.add_argument(
+        "--host",
+        default=os.environ.get("PARROT_HOST", "127.0.0.1"),
+        help="address to listen on (default PARROT_HOST or 127.0.0.1, this machine only; any other address "
+        "requires an API key: PARROT_API_KEYS, or one generated on first start)",
+    )
     serve.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
     serve.add_argument("--workers", type=int, help="model calls run at once (default: PARROT_WORKERS or 2)")
     serve.add_argument(
@@ -316,6 +321,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from .chat.config import ChatSettings
     from .server.app import create_app
+    from .server.keys import choose_keys
     from .server.settings import ServerSettings
 
     # The server builds its engine from the environment at startup; hand the global options on that way.
@@ -328,15 +334,20 @@ def _serve(args: argparse.Namespace) -> int:
         settings = ServerSettings.from_env()
         settings = dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v is not None})
         chat = ChatSettings.from_env()  # checked now: a bad PARROT_LLM_* stops the server before it starts
-    except ValueError as exc:
+        keys = choose_keys(args.host, settings.api_keys, _settings(args).data_dir)
+    except (ValueError, OSError) as exc:
         print(f"parrot: error: {exc}", file=sys.stderr)
         return 2
+    settings = dataclasses.replace(settings, api_keys=keys.keys)
+    if keys.notice:
+        print(keys.notice, file=sys.stderr)
     uvicorn.run(
         create_app(settings=settings, chat=chat),
         host=args.host,
         port=args.port,
         log_level=args.log_level,
         timeout_graceful_shutdown=int(settings.shutdown_timeout),
+        ws_max_size=2 * settings.max_json_bytes,  # larger frames are refused by the protocol (close 1009)
     )
     return 0
 

@@ -13,6 +13,12 @@ class InputError(ParrotError, ValueError):
     kind = "invalid_request"
 
 
+class TextTooLongError(InputError):
+    """The text is over the configured length limit."""
+
+    kind = "text_too_long"
+
+
 class UnsupportedLanguageError(InputError):
     """The text (or requested language) is one the engine cannot speak."""
 

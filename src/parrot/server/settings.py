@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from ..config import Settings, env_number
 
+DEFAULT_RATE_LIMIT = 600  # requests per minute per key or address for `parrot serve` (PARROT_RATE_LIMIT)
+
 
 @dataclass(frozen=True)
 class ServerSettings:
@@ -16,7 +18,8 @@ class ServerSettings:
     once, beyond which requests get HTTP 429 (``PARROT_MAX_JOBS``); ``api_keys``: if any, every API route
     needs ``Authorization: Bearer KEY`` (``PARROT_API_KEYS``, comma-separated); ``max_upload_mb``: the
     largest accepted upload (``PARROT_MAX_UPLOAD_MB``); ``max_text_chars``: the longest text
-    (``PARROT_MAX_TEXT_CHARS``, shared with the library).
+    (``PARROT_MAX_TEXT_CHARS``, shared with the library); ``rate_limit``: requests per minute per API key,
+    or per client address when there are no keys (``PARROT_RATE_LIMIT``, 600 for ``parrot serve``, 0 = off).
     """
 
     workers: int = 2
@@ -26,6 +29,8 @@ class ServerSettings:
     max_text_chars: int = 100_000
     shutdown_timeout: float = 10.0  # seconds in-flight streams get to finish when the server stops
     max_buffered_chunks: int = 4  # chunks made ahead of a slow client before its stream pauses
+    prepare_seconds: float = 10.0  # time budget to check and prepare one request's text (off the event loop)
+    rate_limit: int = 0  # requests per minute per API key (or per client address without keys); 0 = no limit
 
     def __post_init__(self) -> None:
         if self.workers < 1 or self.max_jobs < 1 or self.max_buffered_chunks < 1:
@@ -37,6 +42,11 @@ class ServerSettings:
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
 
+    @property
+    def max_json_bytes(self) -> int:
+        """The largest JSON body or WebSocket message: room for the longest text, fully \\u-escaped."""
+        return max(1024 * 1024, 8 * self.max_text_chars + 64 * 1024)
+
     @classmethod
     def from_env(cls, settings: Settings | None = None) -> ServerSettings:
         settings = settings or Settings.from_env()
@@ -46,5 +56,6 @@ class ServerSettings:
             max_jobs=env_number("PARROT_MAX_JOBS", cls.max_jobs, int, 1),
             api_keys=keys,
             max_upload_mb=env_number("PARROT_MAX_UPLOAD_MB", cls.max_upload_mb, float, 0.001),
+            rate_limit=env_number("PARROT_RATE_LIMIT", DEFAULT_RATE_LIMIT, int, 0),
             max_text_chars=settings.max_text_chars,
         )
