@@ -185,9 +185,14 @@ def _voice_file_with(voice: Voice) -> bytes:
     return buf.getvalue()
 
 
-def test_engine_payload_rules() -> None:
+def test_engine_payload_rules(tmp_path: Path) -> None:
+    store = VoiceStore(tmp_path / "voices")
+
+    def import_(voice: Voice) -> None:
+        store.import_(_voice_file_with(voice), overwrite=True)
+
     ok = {"style": np.zeros((510, 1, 256), np.float32), "extra_weights": np.ones((3, 3), np.float16)}
-    decode_voice_file(_voice_file_with(make_voice(payload=ok)))  # undeclared, well-formed arrays pass
+    import_(make_voice(payload=ok))  # undeclared, well-formed arrays pass
     cases = [
         ({"tokens": np.zeros(3, np.int64)}, "needs the payload array"),
         ({**ok, "vc_offsets": np.zeros((8, 48), np.float32)}, "come together"),
@@ -195,15 +200,18 @@ def test_engine_payload_rules() -> None:
     ]
     for payload, message in cases:
         with pytest.raises(InputError, match=message):
-            decode_voice_file(_voice_file_with(make_voice(payload=payload)))
+            import_(make_voice(payload=payload))
     cosy = {"embedding": np.zeros(192, np.float32), "prompt_speech_token": np.array([6561], np.int32)}
     with pytest.raises(InputError, match="come together"):
-        decode_voice_file(_voice_file_with(make_voice(engine="cosyvoice2", payload=cosy)))
+        import_(make_voice(engine="cosyvoice2", payload=cosy))
     cosy["prompt_mel"] = np.zeros((2, 80), np.float32)
     with pytest.raises(InputError, match="outside"):
-        decode_voice_file(_voice_file_with(make_voice(engine="cosyvoice2", payload=cosy)))
+        import_(make_voice(engine="cosyvoice2", payload=cosy))
+    cosy["prompt_speech_token"] = np.array([6560], np.int32)
+    import_(make_voice(engine="cosyvoice2", payload=cosy))
     other = {"style": np.zeros(3, np.float32)}  # an engine Parrot does not know: well-formed is enough
-    decode_voice_file(_voice_file_with(make_voice(engine="fake", payload=other)))
+    import_(make_voice(engine="fake", payload=other))
+    assert decode_voice_file(_voice_file_with(make_voice(payload={"style": np.zeros(3)}))).payload  # form only
 
 
 def test_payload_that_became_unusable_is_refused_on_read(tmp_path: Path) -> None:

@@ -315,8 +315,9 @@ def _arrays_from_zip(
 
 
 def _voice_doc(voice: Voice, **extra: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Validate ``voice``; its ``voice.json`` document and its arrays."""
-    arrays = check_arrays(voice.payload, voice.engine)
+    """Validate ``voice``'s form (the engine's schema is checked where voices enter or leave the library);
+    its ``voice.json`` document and its arrays."""
+    arrays = _check_form(voice.payload, InputError)
     fields = voice_fields(voice)
     doc = {
         "format": FORMAT_NAME,
@@ -347,8 +348,9 @@ def decode_voice_file(data: bytes, *, name: str | None = None) -> Voice:
 
     Checks: total size, zip directory size, member names (only ``voice.json`` and ``arrays/<key>.npy``),
     duplicates, encryption, declared and actual unpacked sizes (zip bombs), format name and version, required
-    fields and their types, numeric non-object arrays (never unpickled) matching ``voice.json``, every array
-    the engine reads (shape, dtype, finite values in range: :mod:`.schema`), and the name.
+    fields and their types, numeric non-object arrays (never unpickled) matching ``voice.json``, and the name.
+    What the engine reads (shape, dtype, finite values in range: :mod:`.schema`) is checked when the voice is
+    saved (:meth:`VoiceStore.save`, which ``import_`` uses) and whenever the library reads it back.
     ``name`` replaces the name stored in the file (it must be valid too).
     """
     if not isinstance(data, bytes | bytearray | memoryview):
@@ -377,7 +379,6 @@ def _voice_from_doc(doc: Mapping[str, Any], arrays: dict[str, np.ndarray], *, na
         meta=json.loads(_meta_json(doc.get("meta", {}))),
     )
     _check_declared(doc["arrays"], arrays)
-    check_payload(voice.engine, arrays, InputError)
     return replace(voice, payload=arrays)
 
 
@@ -416,6 +417,7 @@ def decode_payload(data: bytes, engine: str | None = None) -> StoredPayload:
         stamps = [_check_text(doc.get(f), f) for f in ("created_at", "updated_at")]
     except InputError as exc:
         raise CorruptVoiceError(str(exc)) from exc
+    check_payload(voice.engine, arrays, CorruptVoiceError)
     return StoredPayload(arrays, voice, *stamps)
 
 
