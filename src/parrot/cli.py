@@ -66,6 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
     vimp.add_argument("file")
     vimp.add_argument("--name", help="save it under this name instead")
     vimp.add_argument("--force", action="store_true", help="replace a saved voice with the same name")
+    vcheck = vsub.add_parser(
+        "check", help="check the saved voices: the library's index, every payload file, leftovers, permissions"
+    )
+    vcheck.add_argument(
+        "--repair",
+        action="store_true",
+        help="fix what is found: rebuild the index from the payload files, move what cannot be used into the "
+        "library's quarantine/ folder (nothing is deleted), make files private",
+    )
 
     chat = sub.add_parser(
         "chat",
@@ -213,8 +222,10 @@ def _say(args: argparse.Namespace) -> int:
 def _voices(args: argparse.Namespace) -> int:
     from .api import Parrot
 
-    tts = Parrot(settings=_settings(args))
     command = args.voices_command
+    if command == "check":
+        return _check_library(args)
+    tts = Parrot(settings=_settings(args))
     if command == "list":
         return _print_voices(tts.voices.list(), args.json)
     if command == "add":
@@ -243,6 +254,27 @@ def _voices(args: argparse.Namespace) -> int:
         voice = tts.voices.import_(Path(args.file).read_bytes(), name=args.name, overwrite=args.force)
         print(f"imported voice {voice.name!r}")
     return 0
+
+
+def _check_library(args: argparse.Namespace) -> int:
+    """``parrot voices check [--repair]``: needs no model, only the library. Exit status 1 if problems remain."""
+    from .voices.store import VoiceStore
+
+    store = VoiceStore.for_data_dir(_settings(args).data_dir)
+    report = store.check()
+    print(f"{report.voices} saved voice(s) intact; {len(report.problems)} problem(s)")
+    for problem in report.problems:
+        print(f"problem: {problem}")
+    if args.repair and not report.ok:
+        report = store.repair()
+        for action in report.repaired:
+            print(f"repaired: {action}")
+        for problem in report.problems:
+            print(f"still: {problem}")
+        print(f"{report.voices} saved voice(s) intact after repairing")
+    elif not report.ok:
+        print("run `parrot voices check --repair` to fix them (nothing is deleted; unusable files are quarantined)")
+    return 0 if report.ok else 1
 
 
 def _jsonable(value: object) -> bool:

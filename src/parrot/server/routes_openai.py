@@ -10,12 +10,14 @@ from typing import get_args
 
 from fastapi import APIRouter
 from fastapi.responses import Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from ..audio import FORMATS, StreamEncoder
 from .metrics import CONTENT_TYPE
 from .scheduler import Job
 from .schemas import (
     Health,
+    LibraryState,
     ModelCard,
     ModelList,
     SpeechFormat,
@@ -109,12 +111,15 @@ async def list_models(state: State) -> ModelList:
 
 @router.get("/healthz", tags=["server"], summary="Liveness, engine and queue state", response_model=Health)
 async def health(state: State) -> Health:
-    stats = state.scheduler.stats()
+    library = state.tts.voices
+    voices, damage = await run_in_threadpool(lambda: (len(library.list()), library.store.health()))
+    status = "shutting_down" if state.scheduler.closing else "ok" if damage.ok else "degraded"
     return Health(
-        status="shutting_down" if state.scheduler.closing else "ok",
+        status=status,
         engine=state.tts.engine.name,
-        voices=len(state.tts.voices.list()),
-        queue=stats,
+        voices=voices,
+        queue=state.scheduler.stats(),
+        library=LibraryState(ok=damage.ok, problems=list(damage.problems)),
     )
 
 

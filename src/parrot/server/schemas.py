@@ -174,11 +174,19 @@ class QueueStats(BaseModel):
     accepting: bool
 
 
+class LibraryState(BaseModel):
+    ok: bool = Field(description="False while the library's index is damaged (saved voices are then read-only)")
+    problems: list[str] = Field(description="What is wrong, or what opening the library had to fix (names, no paths)")
+
+
 class Health(BaseModel):
-    status: Literal["ok", "shutting_down"]
+    status: Literal["ok", "degraded", "shutting_down"] = Field(
+        description="degraded: serving, but the voice library is damaged (see library.problems)"
+    )
     engine: str
     voices: int
     queue: QueueStats
+    library: LibraryState
 
 
 class VoiceInfo(BaseModel):
