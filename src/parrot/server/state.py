@@ -68,7 +68,7 @@ class ServerState:
         for problem in health.problems:
             log.warning("parrot: voice library: %s", problem)
         if not health.ok:
-            log.error("parrot: the voice library is damaged: saved voices are read-only; run `parrot voices check --repair`")
+            log.error("parrot: the voice library is damaged: saved voices are read-only (parrot voices check --repair)")
 
     @property
     def tts(self) -> Parrot:
