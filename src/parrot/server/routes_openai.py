@@ -8,11 +8,12 @@ import time
 from collections.abc import AsyncIterator
 from typing import get_args
 
+import numpy as np
 from fastapi import APIRouter
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from ..audio import FORMATS, StreamEncoder
+from ..audio import FORMATS, StreamEncoder, encode
 from .metrics import CONTENT_TYPE
 from .scheduler import Job
 from .schemas import (
@@ -55,14 +56,20 @@ _AUDIO_CONTENT = {FORMATS[fmt].split(";")[0]: {} for fmt in get_args(SpeechForma
         **responses(400, 404, 429, 503),
     },
 )
-async def create_speech(body: SpeechRequest, state: State) -> StreamingResponse:
+async def create_speech(body: SpeechRequest, state: State) -> Response:
     started = time.perf_counter()
     voice = body.voice.id if isinstance(body.voice, VoiceRef) else body.voice
-    encoder = StreamEncoder(body.response_format, state.tts.sample_rate)
+    whole_wav = body.response_format == "wav" and body.stream_format != "sse"
+    rate = state.tts.sample_rate
+    encoder = None if whole_wav else StreamEncoder(body.response_format, rate)
     speech = await start_speech(
         state, body.input, voice, speed=body.speed, lang=body.lang, instruction=body.instructions, encoder=encoder
     )
     job, headers = speech.job, speech.headers
+    if whole_wav:  # a WAV header holds the file's size: send the whole file, so every reader gets it right
+        chunks = [step.chunk.audio async for step in consume(state, job, "speech", started) if step.chunk]
+        audio = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+        return Response(await run_in_threadpool(encode, audio, rate, "wav"), media_type=FORMATS["wav"], headers=headers)
     if body.stream_format == "sse":
         return streaming_response(_sse(state, job, body.input, started), job, "text/event-stream", headers)
     media_type = FORMATS[body.response_format]
