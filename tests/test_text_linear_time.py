@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from parrot.instruct import MAX_INSTRUCTION_CHARS, parse_instruction
+from parrot.delivery.instruct import MAX_INSTRUCTION_CHARS, parse_instruction
 from parrot.text.chunk import plan
 from parrot.text.markup import parse_markup, rewrite_outside_markup
 from parrot.text.normalize import normalize
