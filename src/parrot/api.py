@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -19,11 +20,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .config import Settings
+from .delivery.instruct import Instruction, parse_instruction
+from .delivery.render import RENDERED_SOUNDS, Script, render
 from .engines.base import AudioChunk, Engine, SynthesisOptions
-from .errors import InputError, ModelError, TextTooLongError, UnknownVoiceError
-from .instruct import Instruction, parse_instruction
+from .errors import AudioBudgetError, InputError, ModelError, TextTooLongError, UnknownVoiceError
+from .files import make_private
 from .prosody import NEUTRAL
-from .render import RENDERED_SOUNDS, Script, render
 from .text.markup import Pause, Piece, Sound, Words, parse_markup, rewrite_outside_markup
 from .text.normalize import normalize
 from .text.segment import check_language, split_languages
@@ -36,7 +38,10 @@ if TYPE_CHECKING:
 
     from .asr import Recognizer
 
+log = logging.getLogger(__name__)
+
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
+FASTEST_CHARS_PER_SECOND = 30.0  # no voice speaks faster at speed 1: a lower bound of a text's duration
 
 
 @dataclass(frozen=True)
@@ -63,19 +68,39 @@ class PreparedText:
     engine_text: str  # normalised words with the markup kept, for engines that read it
     warnings: tuple[str, ...] = ()
 
+    def min_seconds(self, speed: float = 1.0) -> float:
+        """The least audio this text can make at ``speed``: its pauses and its words at the fastest rate."""
+        pauses = sum(p.seconds for p in self.script.pieces if isinstance(p, Pause))
+        return (pauses + len(self.normalized) / FASTEST_CHARS_PER_SECOND) / speed
+
 
 class SpeechStream(Iterator[AudioChunk]):
     """The audio chunks of one request, and what the user should know about how it was spoken."""
 
     def __init__(
-        self, chunks: Iterator[AudioChunk], warnings: tuple[str, ...] = (), instruction: Instruction | None = None
+        self,
+        chunks: Iterator[AudioChunk],
+        warnings: tuple[str, ...] = (),
+        instruction: Instruction | None = None,
+        *,
+        max_seconds: float = float("inf"),
     ) -> None:
         self._chunks = chunks
         self.warnings = warnings  # e.g. parts of an instruction this engine cannot follow
         self.instruction = instruction  # the instruction as understood, if one was given
+        self.max_seconds = max_seconds  # the audio budget of the request (``Settings.max_audio_seconds``)
+        self.seconds = 0.0  # audio yielded so far
 
     def __next__(self) -> AudioChunk:
-        return next(self._chunks)
+        chunk = next(self._chunks)
+        self.seconds += len(chunk.audio) / chunk.sample_rate
+        if self.seconds > self.max_seconds:
+            self.close()
+            raise AudioBudgetError(
+                f"the speech is longer than {self.max_seconds:g} s, the most one request may make "
+                "(PARROT_MAX_AUDIO_SECONDS); split the text"
+            )
+        return chunk
 
     def close(self) -> None:
         close = getattr(self._chunks, "close", None)
@@ -90,6 +115,8 @@ class Parrot:
         self.settings = settings or Settings.from_env()
         self.engine = engine if isinstance(engine, Engine) else load_engine(engine, self.settings)
         builtin = [*self.engine.stock_voices(), *packaged_voices(self.engine.name)]
+        if make_private(self.settings.data_dir, 0o700):  # it holds the saved voices (biometric data)
+            log.warning("made the data directory %s private (0700); it was readable by others", self.settings.data_dir)
         self.voices = VoiceLibrary(builtin, self.settings.data_dir / "voices")
         # The first built-in voice, fixed for this instance; None when the engine has none (a CosyVoice2
         # release without pretrained speakers), so every request must name a voice.
@@ -115,6 +142,8 @@ class Parrot:
         """A voice by name (built-in or saved), or the default one."""
         if isinstance(name, Voice):
             return name
+        if name is not None and not isinstance(name, str):
+            raise InputError(f"voice must be a voice name (a string), got {type(name).__name__}")
         name = name or self.default_voice
         if name is None:
             raise UnknownVoiceError(
@@ -213,12 +242,21 @@ class Parrot:
     ) -> SpeechStream:
         """Validate now (errors raise before any audio), then yield audio chunks as they are made.
 
+        A text that would make more audio than ``Settings.max_audio_seconds`` raises ``AudioBudgetError`` now
+        (estimated from its pauses and length) or, past the budget, while streaming.
+
         ``instruction`` says how to speak ("用悲伤的语气慢慢说", "speak cheerfully and a bit faster"); what
         cannot be followed is listed in the result's ``warnings``.
         """
         options = self._options(speed, lang, fast_start)
         chosen = self.voice(voice)
         prepared = self.prepare(text, options.lang)
+        budget = self.settings.max_audio_seconds
+        if prepared.min_seconds(options.speed) > budget:
+            raise AudioBudgetError(
+                f"this text would make at least {prepared.min_seconds(options.speed):,.0f} s of audio; one request "
+                f"may make at most {budget:g} s (PARROT_MAX_AUDIO_SECONDS); split the text"
+            )
         warnings = list(prepared.warnings)
         understood = parse_instruction(instruction) if instruction and instruction.strip() else None
         delivery = NEUTRAL
@@ -232,7 +270,7 @@ class Parrot:
             chunks = self.engine.stream(prepared.engine_text, chosen, options)
         else:
             chunks = render(self.engine, prepared.script, chosen, options, delivery)
-        return SpeechStream(iter(chunks), tuple(dict.fromkeys(warnings)), understood)
+        return SpeechStream(iter(chunks), tuple(dict.fromkeys(warnings)), understood, max_seconds=budget)
 
     def say(
         self,

@@ -76,7 +76,7 @@ def measure_delivery(audio: np.ndarray, sample_rate: int) -> Delivery:
     Pitch uses WORLD's Harvest tracker, a different algorithm from the DIO tracker that Parrot's
     effects use, so the measurement does not simply read back what was written.
     """
-    from parrot.world import pyworld
+    from parrot.dsp.world import pyworld
 
     x = np.asarray(audio, dtype=np.float64)
     hop = int(sample_rate * 0.01)

@@ -117,10 +117,20 @@ def test_upload_too_large(fake_server, fake_http: httpx.Client) -> None:  # noqa
 def test_transcription_options(http: httpx.Client, tone_wav: bytes) -> None:
     """On the real server: an unknown language is refused by Whisper itself."""
     files = {"file": ("tone.wav", tone_wav, "audio/wav")}
-    error = error_of(http.post("/v1/audio/transcriptions", data={"response_format": "srt"}, files=files), 400)
-    assert error["param"] == "response_format"
+    for path in ("/v1/audio/transcriptions", "/v1/audio/translations"):
+        error = error_of(http.post(path, data={"response_format": "xml"}, files=files), 400)
+        assert error["param"] == "response_format" and "srt" in error["message"]
+        not_audio = {"file": ("x.wav", b"<p>" * 99)}
+        error = error_of(http.post(path, data={"model": "whisper-1"}, files=not_audio), 400)
+        assert error["param"] == "file"
     error = error_of(http.post("/v1/audio/transcriptions", data={"language": "xx"}, files=files), 400)
-    assert error["param"] == "language"
+    assert error["param"] == "language" and error["code"] == "unsupported_language"
+    granularity = {"response_format": "verbose_json", "timestamp_granularities[]": ["word", "letter"]}
+    error = error_of(http.post("/v1/audio/transcriptions", data=granularity, files=files), 400)
+    assert error["param"] == "timestamp_granularities[]" and "segment" in error["message"]
+    streamed_srt = {"stream": "true", "response_format": "srt"}
+    error = error_of(http.post("/v1/audio/transcriptions", data=streamed_srt, files=files), 400)
+    assert error["param"] == "stream"
 
 
 @pytest.mark.parametrize(

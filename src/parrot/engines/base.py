@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import ParrotError
+from ..errors import UnsupportedError
 from ..voices.voice import Voice
 
 if TYPE_CHECKING:
@@ -76,4 +76,4 @@ class Engine(ABC):
 
     def make_voice(self, reference: Reference, transcript: str, name: str) -> Voice:
         """A voice cloned from ``reference`` (whose words are ``transcript``), not saved."""
-        raise ParrotError(f"the {self.name} engine cannot clone voices")
+        raise UnsupportedError(f"the {self.name} engine cannot clone voices")

@@ -19,7 +19,8 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
 from ..webui import router as webui_router
-from . import routes_chat, routes_cosyvoice, routes_openai, routes_voices, routes_ws
+from . import routes_chat, routes_cosyvoice, routes_openai, routes_transcriptions, routes_voices, routes_ws
+from .cors import add_cors
 from .docs import API_DESCRIPTION, mount_offline_docs, openapi_without_422
 from .errors import install_error_handlers
 from .middleware import LimitsMiddleware
@@ -69,7 +70,8 @@ def create_app(
     app.openapi = lambda: openapi_without_422(app)  # type: ignore[method-assign]
     install_error_handlers(app, state.metrics)
     app.add_middleware(LimitsMiddleware, settings=state.settings, metrics=state.metrics)
-    for module in (routes_openai, routes_voices, routes_cosyvoice, routes_ws, routes_chat):
+    add_cors(app, state.settings.cors_origins)  # last: outside the API-key check, for preflights
+    for module in (routes_openai, routes_transcriptions, routes_voices, routes_cosyvoice, routes_ws, routes_chat):
         app.include_router(module.router)
     app.include_router(webui_router)  # the web UI at /
     mount_offline_docs(app)

@@ -10,7 +10,8 @@ from fastapi.responses import HTMLResponse
 
 API_DESCRIPTION = """Offline multilingual speech generation (Mandarin, English, Japanese).
 
-* OpenAI-compatible: `POST /v1/audio/speech`, `POST /v1/audio/transcriptions`, `GET /v1/models`.
+* OpenAI-compatible: `POST /v1/audio/speech`, `POST /v1/audio/transcriptions` (json, text, srt, vtt,
+  verbose_json with segments and words, `stream=true`), `POST /v1/audio/translations`, `GET /v1/models`.
 * Voice cloning and the voice library: `POST /v1/audio/voices` makes a voice from 3-30 s of one person
   speaking (any audio format; the transcript is optional) and saves it; its name then works as `voice`
   everywhere. List, get, rename (`PATCH`) and delete saved voices; export a voice as a shareable `.voice`

@@ -12,7 +12,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection, Request
 
 from ..chat.llm import LLMError
-from ..errors import InputError, ModelError, ParrotError, UnknownVoiceError
+from ..errors import (
+    InputError,
+    LibraryDamagedError,
+    ModelError,
+    ParrotError,
+    ProtectedVoiceError,
+    UnknownVoiceError,
+    VoiceExistsError,
+)
 from .metrics import Metrics
 from .scheduler import QueueFull, SchedulerError, ShuttingDown
 from .schemas import ApiError, error_response
@@ -36,6 +44,12 @@ def to_api_error(exc: BaseException, request: HTTPConnection | None = None) -> A
         return ApiError(503, str(exc), code="unavailable")
     if isinstance(exc, UnknownVoiceError):
         return ApiError(404, str(exc), code=exc.kind, param="voice")
+    if isinstance(exc, VoiceExistsError):
+        return ApiError(409, str(exc), code=exc.kind, param="name")
+    if isinstance(exc, ProtectedVoiceError):
+        return ApiError(403, str(exc), code=exc.kind, param="name")
+    if isinstance(exc, LibraryDamagedError):
+        return ApiError(503, str(exc), code=exc.kind, headers={"Retry-After": "60"})
     if isinstance(exc, InputError):
         return ApiError(400, str(exc), code=exc.kind)
     if isinstance(exc, LLMError):

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect
 
-from ..api import check_speed
+from ..api import check_speed, check_text_length
 from ..asr import ASR_SAMPLE_RATE
 from ..audio import FORMATS, AudioError, encode
 from ..chat.pipeline import ChatEvent, Transcribed, collect
@@ -68,6 +68,8 @@ async def voice_chat(
         raise ApiError(400, "send either a recording as 'file' or a typed question as 'text'", param="file")
     language = checked(check_language, language, "language")
     speed = checked(check_speed, speed, "speed")
+    if text is not None:
+        checked(lambda t: check_text_length(t, state.settings.max_text_chars), text, "text")
     session = await new_chat_session(state, voice=voice, instructions=instructions, speed=speed)
     if session_id:
         session.history = state.conversations.history(session_id)
@@ -118,6 +120,7 @@ async def realtime(ws: WebSocket, state: State) -> None:
     """A live voice conversation; see this module's docstring for the protocol."""
     await ws.accept()
     session = RealtimeSession(ws, state)
+    state.metrics.websocket_sessions.inc()
     try:
         await session.start()
         await session.receive_loop()
@@ -129,3 +132,4 @@ async def realtime(ws: WebSocket, state: State) -> None:
         with contextlib.suppress(Exception):
             await session.cancel_response()
         await session.close()
+        state.metrics.websocket_sessions.dec()

@@ -1,46 +1,38 @@
-"""OpenAI-compatible routes: speech, transcriptions, models, voices; plus health and metrics."""
+"""OpenAI-compatible routes: speech and models (speech to text: ``routes_transcriptions``); health, metrics."""
 
 from __future__ import annotations
 
 import base64
-import json
 import math
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal, get_args
+from typing import get_args
 
-from fastapi import APIRouter, File, Form, UploadFile
-from fastapi.responses import PlainTextResponse, Response, StreamingResponse
+import numpy as np
+from fastapi import APIRouter
+from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from ..asr import ASR_SAMPLE_RATE
-from ..audio import FORMATS, StreamEncoder
-from .errors import to_api_error
+from ..audio import FORMATS, StreamEncoder, encode
 from .metrics import CONTENT_TYPE
 from .scheduler import Job
 from .schemas import (
-    ApiError,
     Health,
+    LibraryState,
     ModelCard,
     ModelList,
     SpeechFormat,
     SpeechModel,
     SpeechRequest,
-    Transcription,
-    TranscriptionFormat,
-    VerboseTranscription,
+    TranscriptionModel,
     VoiceRef,
     responses,
 )
 from .speech import AudioStep, consume, start_speech, stream_audio, streaming_response
+from .sse import sse_error, sse_event
 from .state import ServerState, State
-from .uploads import decode_upload
 
 router = APIRouter()
-
-TranscriptionModel = Literal[
-    "whisper-1", "whisper-base", "gpt-4o-transcribe", "gpt-4o-mini-transcribe", "parrot"
-]
 
 _AUDIO_CONTENT = {FORMATS[fmt].split(";")[0]: {} for fmt in get_args(SpeechFormat)}
 
@@ -64,14 +56,20 @@ _AUDIO_CONTENT = {FORMATS[fmt].split(";")[0]: {} for fmt in get_args(SpeechForma
         **responses(400, 404, 429, 503),
     },
 )
-async def create_speech(body: SpeechRequest, state: State) -> StreamingResponse:
+async def create_speech(body: SpeechRequest, state: State) -> Response:
     started = time.perf_counter()
     voice = body.voice.id if isinstance(body.voice, VoiceRef) else body.voice
-    encoder = StreamEncoder(body.response_format, state.tts.sample_rate)
+    whole_wav = body.response_format == "wav" and body.stream_format != "sse"
+    rate = state.tts.sample_rate
+    encoder = None if whole_wav else StreamEncoder(body.response_format, rate)
     speech = await start_speech(
         state, body.input, voice, speed=body.speed, lang=body.lang, instruction=body.instructions, encoder=encoder
     )
     job, headers = speech.job, speech.headers
+    if whole_wav:  # a WAV header holds the file's size: send the whole file, so every reader gets it right
+        chunks = [step.chunk.audio async for step in consume(state, job, "speech", started) if step.chunk]
+        audio = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+        return Response(await run_in_threadpool(encode, audio, rate, "wav"), media_type=FORMATS["wav"], headers=headers)
     if body.stream_format == "sse":
         return streaming_response(_sse(state, job, body.input, started), job, "text/event-stream", headers)
     media_type = FORMATS[body.response_format]
@@ -84,15 +82,11 @@ async def _sse(state: ServerState, job: Job[AudioStep], text: str, started: floa
         async for piece in consume(state, job, "speech_sse", started):
             seconds += piece.seconds
             if piece.data:
-                yield _event({"type": "speech.audio.delta", "audio": base64.b64encode(piece.data).decode()})
+                yield sse_event({"type": "speech.audio.delta", "audio": base64.b64encode(piece.data).decode()})
     except Exception as exc:  # the status line is long gone: report in-band, as OpenAI does
-        yield _event({"type": "error", **to_api_error(exc).body()})
+        yield sse_error(exc)
         return
-    yield _event({"type": "speech.audio.done", "usage": usage_tokens(text, seconds)})
-
-
-def _event(data: dict[str, Any]) -> str:
-    return f"data: {json.dumps(data, separators=(',', ':'))}\n\n"
+    yield sse_event({"type": "speech.audio.done", "usage": usage_tokens(text, seconds)})
 
 
 def usage_tokens(text: str, seconds: float) -> dict[str, int]:
@@ -104,51 +98,6 @@ def usage_tokens(text: str, seconds: float) -> dict[str, int]:
         "output_tokens": output_tokens,
         "total_tokens": input_tokens + output_tokens,
     }
-
-
-# -- transcription ---------------------------------------------------------------------------------
-
-
-@router.post(
-    "/v1/audio/transcriptions",
-    tags=["openai"],
-    summary="Speech to text with the embedded Whisper base model (OpenAI-compatible)",
-    response_model=Transcription | VerboseTranscription,
-    responses={
-        200: {"content": {"text/plain": {}}, "description": "JSON, or plain text for response_format=text"},
-        **responses(400, 413),
-    },
-)
-async def create_transcription(
-    state: State,
-    file: Annotated[UploadFile, File(description="The recording (WAV, MP3, FLAC, Ogg, AAC/M4A, WebM...)")],
-    model: Annotated[
-        TranscriptionModel, Form(description="Any of these names selects Whisper base")
-    ] = "whisper-1",
-    language: Annotated[
-        str | None, Form(description="ISO-639-1 code, e.g. en, zh, ja; default: detect")
-    ] = None,
-    prompt: Annotated[str | None, Form(description="Text to guide spelling and style")] = None,
-    response_format: Annotated[TranscriptionFormat, Form()] = "json",
-    temperature: Annotated[float | None, Form(description="Accepted for compatibility; ignored")] = None,
-) -> Any:
-    audio, _ = await decode_upload(state.settings, file, "file", sample_rate=ASR_SAMPLE_RATE)
-    recognizer = await state.recognizer()
-    try:
-        transcript = await run_in_threadpool(
-            lambda: recognizer.transcribe(audio, language=language or None, prompt=prompt or None)
-        )
-    except ValueError as exc:
-        if language:  # faster-whisper's complaint about an unknown code lists the accepted ones
-            raise ApiError(400, str(exc), code="unsupported_language", param="language") from exc
-        raise
-    if response_format == "text":
-        return PlainTextResponse(transcript.text + "\n")
-    if response_format == "verbose_json":
-        return VerboseTranscription(
-            language=transcript.language, duration=transcript.duration, text=transcript.text
-        )
-    return Transcription(text=transcript.text)
 
 
 # -- models, health, metrics -----------------------------------------------------------------------
@@ -169,12 +118,15 @@ async def list_models(state: State) -> ModelList:
 
 @router.get("/healthz", tags=["server"], summary="Liveness, engine and queue state", response_model=Health)
 async def health(state: State) -> Health:
-    stats = state.scheduler.stats()
+    library = state.tts.voices
+    voices, damage = await run_in_threadpool(lambda: (len(library.list()), library.store.health()))
+    status = "shutting_down" if state.scheduler.closing else "ok" if damage.ok else "degraded"
     return Health(
-        status="shutting_down" if state.scheduler.closing else "ok",
+        status=status,
         engine=state.tts.engine.name,
-        voices=len(state.tts.voices.list()),
-        queue=stats,
+        voices=voices,
+        queue=state.scheduler.stats(),
+        library=LibraryState(ok=damage.ok, problems=list(damage.problems)),
     )
 
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import InputError, UnknownVoiceError
+from ..errors import InputError, UnknownVoiceError, VoiceExistsError
 from ..text.segment import check_language
 from ..voices.library import VoiceLibrary
 from ..voices.store import decode_voice_file, validate_name
@@ -83,7 +82,7 @@ async def create_voice(
     voice = await state.clones.clone(
         state.tts, data, text, name=name, param="file", transcript_param="text", language=language
     )
-    saved = await _save(library.save, voice)
+    saved = await run_in_threadpool(library.save, voice)
     response.headers["Location"] = f"/v1/audio/voices/{quote(saved.name)}"
     return voice_info(saved)
 
@@ -118,7 +117,7 @@ async def import_voice(
             code="invalid_voice_file",
             param="file",
         )
-    saved = await _save(state.tts.voices.save, voice)
+    saved = await run_in_threadpool(state.tts.voices.save, voice)
     response.headers["Location"] = f"/v1/audio/voices/{quote(saved.name)}"
     return voice_info(saved)
 
@@ -155,9 +154,8 @@ async def rename_voice(name: str, body: VoiceRename, state: State) -> VoiceInfo:
     name = check_voice_name(name)
     new = check_voice_name(body.name)
     library = state.tts.voices
-    _refuse_builtin(library, name, "renamed")
     try:
-        renamed = await _save(library.rename, name, new)
+        renamed = await run_in_threadpool(library.rename, name, new)
     except UnknownVoiceError as exc:
         raise ApiError(404, str(exc), code=exc.kind, param="name") from exc
     return voice_info(renamed)
@@ -173,7 +171,6 @@ async def rename_voice(name: str, body: VoiceRename, state: State) -> VoiceInfo:
 async def delete_voice(name: str, state: State) -> Response:
     name = check_voice_name(name)
     library = state.tts.voices
-    _refuse_builtin(library, name, "deleted")
     try:
         await run_in_threadpool(library.delete, name)
     except UnknownVoiceError as exc:
@@ -202,45 +199,13 @@ def voice_info(voice: Voice) -> VoiceInfo:
 
 
 def _refuse_taken_name(library: VoiceLibrary, name: str) -> None:
-    """409 before any work if ``name`` is taken (ignoring case), by a built-in or a saved voice."""
+    """``VoiceExistsError`` (409) before any cloning work if ``name`` is taken, ignoring case."""
     if library.is_builtin(name):
-        raise ApiError(
-            409,
-            f"a built-in voice named {library.get(name).name!r} already exists; choose another name",
-            code="voice_exists",
-            param="name",
-        )
+        raise VoiceExistsError(f"a built-in voice named {library.get(name).name!r} already exists; choose another name")
     if library.store.exists(name):
-        raise ApiError(
-            409,
-            f"a saved voice named {name!r} already exists; choose another name, or rename or delete that one",
-            code="voice_exists",
-            param="name",
+        raise VoiceExistsError(
+            f"a saved voice named {name!r} already exists; choose another name, or rename or delete that one"
         )
-
-
-def _refuse_builtin(library: VoiceLibrary, name: str, what: str) -> None:
-    if library.is_builtin(name):
-        voice = library.get(name)
-        raise ApiError(
-            403,
-            f"{voice.name!r} is a {voice.kind} voice built into the engine; it cannot be {what}",
-            code="voice_protected",
-            param="name",
-        )
-
-
-async def _save(operation: Callable[..., Voice], *args: Any) -> Voice:
-    """Run a library write in a thread; a name that is taken (the library says so in its message) is 409."""
-    try:
-        return await run_in_threadpool(operation, *args)
-    except UnknownVoiceError:
-        raise
-    except InputError as exc:
-        message = str(exc)
-        if "already exists" in message or "name of a built-in voice" in message:
-            raise ApiError(409, message, code="voice_exists", param="name") from exc
-        raise
 
 
 def _attachment(filename: str) -> str:

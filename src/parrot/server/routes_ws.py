@@ -22,6 +22,7 @@ async def speech_stream(ws: WebSocket, state: State) -> None:
     """Incremental text in, audio out; see this module's docstring for the protocol."""
     await ws.accept()
     session = SpeechStreamSession(ws, state)
+    state.metrics.websocket_sessions.inc()
     tasks = [asyncio.create_task(session.receive_loop()), asyncio.create_task(session.send_loop())]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -35,3 +36,4 @@ async def speech_stream(ws: WebSocket, state: State) -> None:
             ):
                 log.error("WebSocket session failed", exc_info=result)
         await session.close()
+        state.metrics.websocket_sessions.dec()

@@ -44,7 +44,7 @@ class JsonSession:
             if message["type"] == "websocket.disconnect":
                 return
             try:
-                await self.handle(parse_message(message, self.binary_hint))
+                await self.handle(parse_message(message, self.binary_hint, self.state.settings.max_json_bytes))
             except Exception as exc:
                 await self.send_error(exc)
 
@@ -68,16 +68,20 @@ class JsonSession:
 
 
 def parse_message(
-    message: dict[str, Any], binary_hint: str = "send JSON text frames, not binary ones"
+    message: dict[str, Any], binary_hint: str = "send JSON text frames, not binary ones", max_chars: int = 1 << 20
 ) -> dict[str, Any]:
     """A client's WebSocket text frame as a JSON object with a "type" (``InputError`` otherwise)."""
     text = message.get("text")
     if text is None:
         raise InputError(binary_hint)
+    if len(text) > max_chars:
+        raise InputError(f"message is {len(text):,} characters; the limit is {max_chars:,}: send text in pieces")
     try:
         msg = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"message is not valid JSON ({exc.msg})") from exc
+    except RecursionError as exc:
+        raise InputError("message is nested too deeply") from exc
     if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
         raise InputError('each message must be a JSON object with a "type"')
     return msg

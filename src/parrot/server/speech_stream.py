@@ -41,8 +41,8 @@ from fastapi import WebSocket
 
 from ..api import check_speed, check_text_length
 from ..audio import FORMATS, StreamEncoder
+from ..delivery.instruct import parse_instruction
 from ..errors import InputError
-from ..instruct import parse_instruction
 from ..text.phrases import PhraseCutter
 from ..text.segment import check_language
 from .scheduler import Job, QueueFull
@@ -124,7 +124,7 @@ class SpeechStreamSession(JsonSession):
             changes["instructions"] = instructions
         if "response_format" in msg:
             fmt = msg["response_format"]
-            if fmt not in FORMATS:
+            if not isinstance(fmt, str) or fmt not in FORMATS:
                 raise InputError(f"unknown response_format {fmt!r}; use one of: {', '.join(FORMATS)}")
             changes["response_format"] = fmt
         self.options = replace(self.options, **changes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,6 +19,8 @@ from .metrics import Metrics
 from .scheduler import Scheduler
 from .schemas import ApiError
 from .settings import ServerSettings
+
+log = logging.getLogger("uvicorn.error")
 
 if TYPE_CHECKING:
     from ..api import Parrot
@@ -61,6 +64,11 @@ class ServerState:
             self._tts = Parrot()
         self._tts.engine.warm_up()
         self.aliases = voice_aliases(self._tts.voices.list())
+        health = self._tts.voices.store.health()
+        for problem in health.problems:
+            log.warning("parrot: voice library: %s", problem)
+        if not health.ok:
+            log.error("parrot: the voice library is damaged: saved voices are read-only (parrot voices check --repair)")
 
     @property
     def tts(self) -> Parrot:
