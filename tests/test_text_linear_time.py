@@ -17,6 +17,7 @@ from parrot.text.normalize import normalize
 from parrot.text.phrases import PhraseCutter
 from parrot.text.segment import Segment, split_languages
 
+pytestmark = pytest.mark.slow  # timings at the 100k size limit: about 45 s in all, and noisy on a busy machine
 LIMIT = 100_000  # Settings.max_text_chars
 
 
