@@ -71,3 +71,12 @@ def test_spoken_question_answered_by_the_embedded_model(tts, recognizer, model, 
     heard = recognizer.transcribe(resample(answer, tts.sample_rate, 16_000), language="en").text.lower()
     assert "paris" in heard, heard
     assert done.timings.words_per_second and done.timings.first_audio
+
+
+def test_a_question_longer_than_the_context_is_an_input_error(model: EmbeddedModel) -> None:
+    """It once surfaced as llama.cpp's ValueError: a 500 on /v1/audio/chat."""
+    from parrot.errors import InputError
+
+    with pytest.raises(InputError, match="too long for the embedded language model"):
+        ask(model, "hello " * 5000)
+    assert "Paris" in ask(model, "What is the capital of France?")  # the model is still usable
