@@ -5,8 +5,9 @@ train a voice (``parrot.training.trainer``): the text side runs in ONNX Runtime 
 Weights are read from the graph and dequantised (``(w - zero_point) * scale``; linear layers have a
 zero point and scale per output column, convolutions one per tensor); weight norm is already folded in.
 
-The trainable part is ``adapter``: one offset per AdaIN bias, laid out as ``kokoro_graph.AdapterLayout``,
-so a trained adapter is applied at synthesis time by the ONNX graph unchanged.
+The trainable parts are ``adapter`` (one offset per AdaIN bias, laid out as ``kokoro_graph.AdapterLayout``, so
+the ONNX graph applies it at synthesis time) and ``style_offset`` (added to the decoder half of the style,
+folded into the voice's style table).
 
 Two behaviours of the exported graph are reproduced: the sine source has no noise and no random initial
 phase, and the inverse STFT output is 1.5 times that of ``torch.istft``.
@@ -85,7 +86,7 @@ def load_decoder_weights(path: Path) -> tuple[dict[str, Layer], dict[str, torch.
 
 
 class Decoder(torch.nn.Module):
-    """``forward(asr, f0, n, style)`` -> waveform (1, samples); ``adapter`` is the only trainable tensor."""
+    """``forward(asr, f0, n, style)`` -> waveform (1, samples); ``adapter`` and ``style_offset`` train."""
 
     def __init__(self, path: Path) -> None:
         super().__init__()
@@ -93,8 +94,17 @@ class Decoder(torch.nn.Module):
         for layer in self.layers.values():
             layer.weight.requires_grad_(False)
         self.adapter = torch.nn.Parameter(torch.zeros(self.layout.size))
+        # An offset to the decoder half of the style: one global direction for every AdaIN layer at once
+        # (folded into the voice's style table after training).
+        self.style_offset = torch.nn.Parameter(torch.zeros(128))
         self._slices = self.layout.offsets()
         self.register_buffer("_window", torch.hann_window(_N_FFT, periodic=True), persistent=False)
+
+    def reset(self) -> None:
+        """Back to the stock voice (no adaptation)."""
+        with torch.no_grad():
+            self.adapter.zero_()
+            self.style_offset.zero_()
 
     # -- building blocks ------------------------------------------------------------------------------
 
@@ -177,6 +187,7 @@ class Decoder(torch.nn.Module):
 
     def forward(self, asr: torch.Tensor, f0: torch.Tensor, n: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         """``asr`` (1, 512, T), ``f0``/``n`` (1, 2T), ``style`` (1, 128): the decoder half of a style row."""
+        style = style + self.style_offset
         f0_feat = self._conv(f0[:, None], "F0_conv", stride=2, padding=1)
         n_feat = self._conv(n[:, None], "N_conv", stride=2, padding=1)
         x = self._res_block(torch.cat([asr, f0_feat, n_feat], dim=1), "encode", style)

@@ -182,7 +182,7 @@ class TrainingJob:
             engine=self.tts.engine.name,
             kind=VOICE_KIND,
             payload={
-                "style": prepared.style_table,
+                "style": trainer.style_table(prepared.style_table),
                 "adapter": trainer.adapter(),
                 "f0_scale": np.array([prepared.f0_scale], dtype=np.float32),
                 "speed": np.array([prepared.speed], dtype=np.float32),

@@ -30,8 +30,8 @@ class TrainOptions:
 
     minutes: float = 10.0
     max_steps: int | None = None
-    learning_rate: float = 2e-3
-    crop_frames: int = 40
+    learning_rate: float = 5e-3
+    crop_frames: int = 32
     l2: float = 1e-3
     seed: int = 0
     checkpoint_seconds: float = 20.0
@@ -83,7 +83,7 @@ class Trainer:
         self.style = torch.from_numpy(np.asarray(style, dtype=np.float32).reshape(1, 128))
         self.options = options
         self.checkpoint = checkpoint
-        self.optimiser = torch.optim.Adam([decoder.adapter], lr=options.learning_rate)
+        self.optimiser = torch.optim.Adam([decoder.adapter, decoder.style_offset], lr=options.learning_rate)
         self.losses: list[float] = []
         self.step = 0
         self.elapsed = 0.0
@@ -98,6 +98,7 @@ class Trainer:
         saved = torch.load(self.checkpoint, weights_only=True)
         with torch.no_grad():
             self.decoder.adapter.copy_(saved["adapter"])
+            self.decoder.style_offset.copy_(saved["style_offset"])
         self.optimiser.load_state_dict(saved["optimiser"])
         self.step, self.elapsed, self.losses = int(saved["step"]), float(saved["elapsed"]), list(saved["losses"])
         return True
@@ -105,6 +106,7 @@ class Trainer:
     def save(self) -> None:
         state = {
             "adapter": self.decoder.adapter.detach().clone(),
+            "style_offset": self.decoder.style_offset.detach().clone(),
             "optimiser": self.optimiser.state_dict(),
             "step": self.step,
             "elapsed": self.elapsed,
@@ -163,7 +165,8 @@ class Trainer:
             started = time.monotonic()
             self.optimiser.zero_grad()
             reconstruction = self.loss(self.step)
-            total = reconstruction + self.options.l2 * self.decoder.adapter.pow(2).sum()
+            penalty = self.decoder.adapter.pow(2).sum() + self.decoder.style_offset.pow(2).sum()
+            total = reconstruction + self.options.l2 * penalty
             total.backward()
             assert self.decoder.adapter.grad is not None
             self.decoder.adapter.grad.mul_(self._mask)
@@ -181,6 +184,12 @@ class Trainer:
 
     def adapter(self) -> np.ndarray:
         return self.decoder.adapter.detach().numpy().astype(np.float32).copy()
+
+    def style_table(self, table: np.ndarray) -> np.ndarray:
+        """``table`` (510, 256) with the trained offset added to its decoder half."""
+        out = np.array(table, dtype=np.float32, copy=True)
+        out[:, :128] += self.decoder.style_offset.detach().numpy()
+        return out
 
 
 def adapter_mask(decoder: Decoder, scope: str) -> torch.Tensor:
