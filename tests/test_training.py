@@ -187,7 +187,7 @@ def test_trained_voice_speaks_and_round_trips_bit_exact(tts, decoder, prepared, 
     ("make", "texts", "error", "message"),
     [
         (lambda s: np.zeros(RATE * 5, np.float32), None, AudioError, "silent"),
-        (lambda s: s[:RATE], None, AudioError, "1.0 s long"),
+        (lambda s: s[:RATE], None, AudioError, "only 1.0 s of speech"),
         (lambda s: 0.3 * np.sin(2 * np.pi * np.outer(np.arange(RATE * 6) / RATE, [220, 277, 330]).sum(1) / 3),
          None, AudioError, "speech"),
         (lambda s: s, ["A completely different sentence about cooking pasta at home."], InputError, "does not match"),
