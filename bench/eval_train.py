@@ -111,7 +111,7 @@ def evaluate(bench: Bench, speaker: Speaker, seconds: float, minutes: float, cac
     job = TrainingJob(bench.tts, name, clips, texts=texts, language=speaker.lang,
                       options=TrainOptions(minutes=minutes), overwrite=True)  # fmt: skip
     voice = job.run()
-    base = Voice(f"{name}-base", voice.engine, "trained", {k: v for k, v in voice.payload.items() if k != "adapter"})
+    base = Voice(f"{name}-base", voice.engine, "cloned", {k: v for k, v in voice.payload.items() if k != "adapter"})
     same, cross = bench.speak(voice, speaker.lang), bench.speak(voice, OTHER_LANG[speaker.lang])
     base_same, base_cross = bench.speak(base, speaker.lang), bench.speak(base, OTHER_LANG[speaker.lang])
     stock = STOCK_BY_SEX[speaker.sex]

@@ -149,7 +149,7 @@ def test_crash_mid_training_leaves_the_library_intact_and_resume_finishes(tts, s
     monkeypatch.setattr(Trainer, "loss", real_loss)
     job = _job(tts, [speaker[0]], resume=True)
     voice = job.run()
-    assert voice.kind == "trained" and voice.meta["steps"] == 3
+    assert voice.kind == "cloned" and voice.meta["method"] == "trained" and voice.meta["steps"] == 3
     assert tts.voices.get("trainee").payload["adapter"].shape == (tts.engine.adapter_layout.size,)
     tts.voices.delete("trainee")
 
@@ -219,5 +219,41 @@ def test_short_training_moves_similarity_up_on_a_held_out_sentence(tts, decoder,
     trainer.options = type(trainer.options)(max_steps=40, minutes=60, crop_frames=40, learning_rate=1e-2)
     trainer.run()
     trained = TrainingJob._voice(_job(tts, [b""], name="e2e"), prepared, trainer, [])
-    base = type(trained)("base", "kokoro", "trained", {k: v for k, v in trained.payload.items() if k != "adapter"})
+    base = type(trained)("base", "kokoro", "cloned", {k: v for k, v in trained.payload.items() if k != "adapter"})
     assert float(embed(trained) @ target) > float(embed(base) @ target) + 0.02
+
+
+def _cli(tmp_path: Path):
+    import os
+    import subprocess
+    import sys
+
+    from parrot.config import Settings
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "models").symlink_to(Settings.from_env().data_dir / "models")
+    env = {**os.environ, "PARROT_DATA_DIR": str(data)}
+
+    def parrot(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "parrot.cli", *args], capture_output=True, text=True,
+                              env=env, cwd=tmp_path, timeout=900, check=False)  # fmt: skip
+
+    return parrot
+
+
+def test_cli_train_refuses_a_silent_clip(tmp_path):
+    (tmp_path / "silence.wav").write_bytes(_wav(np.zeros(RATE * 5, np.float32), RATE))
+    done = _cli(tmp_path)("voices", "train", "quiet", "silence.wav")
+    assert done.returncode == 2 and "silent" in done.stderr
+
+
+@pytest.mark.slow
+def test_cli_trains_saves_and_speaks(tmp_path, speaker):
+    parrot = _cli(tmp_path)
+    (tmp_path / "me.wav").write_bytes(speaker[0])
+    trained = parrot("voices", "train", "me", "me.wav", "--text", TEXT, "--minutes", "0.1")
+    assert trained.returncode == 0, trained.stderr
+    assert "saved voice 'me'" in trained.stdout and "step" in trained.stderr
+    assert parrot("say", "Good night.", "-v", "me", "-o", "night.wav", "-q").returncode == 0
+    assert '"method": "trained"' in parrot("voices", "show", "me").stdout

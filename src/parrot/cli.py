@@ -262,16 +262,13 @@ def _voices(args: argparse.Namespace) -> int:
 
 
 def _train(tts: Parrot, args: argparse.Namespace) -> int:
-    from .training.job import TrainingCancelled, TrainingJob
+    from .training.job import TrainingCancelled
     from .training.progress import ProgressBar
-    from .training.trainer import TrainOptions
 
     if not 0.1 <= args.minutes <= 600:
         raise InputError("--minutes must be between 0.1 and 600")
-    job = TrainingJob(
-        tts, args.name, list(args.clips), texts=args.text, language=args.lang,
-        options=TrainOptions(minutes=args.minutes), resume=args.resume, overwrite=args.force,
-    )  # fmt: skip
+    job = tts.train(args.name, args.clips, texts=args.text, language=args.lang, minutes=args.minutes,
+                    resume=args.resume, overwrite=args.force)  # fmt: skip
     bar = ProgressBar(sys.stderr)
 
     def interrupt(signum: int, frame: object) -> None:

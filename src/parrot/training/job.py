@@ -35,7 +35,9 @@ from .trainer import Progress, Trainer, TrainOptions
 if TYPE_CHECKING:
     from ..api import Parrot
 
-VOICE_KIND = "trained"
+# A saved voice made from recordings, like a 3-second clone (the web UI and the library treat "cloned" voices as
+# the user's own); ``meta["method"]`` says it was trained.
+VOICE_KIND = "cloned"
 _PREPARED = "prepared.npz"
 _CHECKPOINT = "checkpoint.pt"
 
@@ -191,6 +193,7 @@ class TrainingJob:
             language=language,
             description=f"trained voice ({prepared.speech_seconds:.0f} s of speech, base style {prepared.base_style})",
             meta={
+                "method": "trained",
                 "base_style": prepared.base_style,
                 "speech_seconds": round(prepared.speech_seconds, 1),
                 "steps": progress.step,
