@@ -141,23 +141,15 @@ def print_rows(rows: list[Row]) -> None:
         )
 
 
+MEANS = ("speech_s", "ceiling", "base_same", "same", "cross", "base_cross", "mos", "base_mos", "stock_mos", "train_s")
+
+
 def summarise(rows: list[Row]) -> dict[str, float]:
     def mean(values: list[float]) -> float:
         return float(np.mean(values)) if values else float("nan")
 
-    summary = {
-        "speakers": len(rows),
-        "speech_s": mean([r.speech_s for r in rows]),
-        "ceiling": mean([r.ceiling for r in rows]),
-        "base_same": mean([r.base_same for r in rows]),
-        "same": mean([r.same for r in rows]),
-        "cross": mean([r.cross for r in rows]),
-        "base_cross": mean([r.base_cross for r in rows]),
-        "mos": mean([r.mos for r in rows]),
-        "base_mos": mean([r.base_mos for r in rows]),
-        "stock_mos": mean([r.stock_mos for r in rows]),
-        "train_s": mean([r.train_s for r in rows]),
-    }
+    summary: dict[str, float] = {"speakers": len(rows)}
+    summary |= {field: mean([getattr(r, field) for r in rows]) for field in MEANS}
     for lang in ("zh", "en"):  # error rates by the language spoken
         summary[f"err_{lang}"] = mean(
             [r.err_same for r in rows if r.lang == lang] + [r.err_cross for r in rows if r.lang != lang]
