@@ -18,6 +18,7 @@ import numpy as np
 from ..audio import AudioError, decode, resample
 from ..errors import InputError
 from ..evaluation import error_rate
+from ..text.segment import split_languages
 from ..voices.reference import RATE, check_speech
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ def load_pieces(
             )
         for start, end in _group(spans, int(MAX_PIECE_SECONDS * RATE)):
             segment = audio16[max(0, start - _PAD) : min(len(audio16), end + _PAD)]
-            heard = recognizer.transcribe(segment, language=language)
+            heard = recognizer.transcribe(segment, language=language or (given and text_language(given)))
             if given:
                 text, lang = given, language or heard.language
                 if not heard.text.strip() or error_rate(given, heard.text) > MAX_TRANSCRIPT_ERROR:
@@ -86,6 +87,14 @@ def load_pieces(
                     raise AudioError(f"no words were recognised in {name}; {_HINT}")
             pieces.append(Piece(resample(segment, RATE, SAMPLE_RATE).astype(np.float32), text, lang, index))
     return pieces
+
+
+def text_language(text: str) -> str | None:
+    """The language most of ``text`` is written in (by script), to tell Whisper what to listen for."""
+    counts: dict[str, int] = {}
+    for segment in split_languages(text):
+        counts[segment.lang] = counts.get(segment.lang, 0) + len(segment.text)
+    return max(counts, key=lambda lang: counts[lang]) if counts else None
 
 
 def _group(spans: list[tuple[int, int]], limit: int) -> list[tuple[int, int]]:

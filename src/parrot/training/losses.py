@@ -19,8 +19,8 @@ def _window(n_fft: int) -> torch.Tensor:
 
 
 @cache
-def _mel_matrix() -> torch.Tensor:
-    return torch.tensor(slaney_mel_filters(SAMPLE_RATE, MEL_FFT, MELS), dtype=torch.float32)
+def _mel_matrix(fmax: float | None) -> torch.Tensor:
+    return torch.tensor(slaney_mel_filters(SAMPLE_RATE, MEL_FFT, MELS, 0.0, fmax), dtype=torch.float32)
 
 
 def _magnitude(x: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
@@ -38,16 +38,21 @@ def stft_loss(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return total / len(RESOLUTIONS)
 
 
-def mel_loss(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """L1 between log-mel spectrograms (80 bands, 1024-point FFT)."""
-    mel = _mel_matrix()
+def mel_loss(y: torch.Tensor, x: torch.Tensor, fmax: float | None = None) -> torch.Tensor:
+    """L1 between log-mel spectrograms (80 bands up to ``fmax``, default half the sample rate; 1024-point FFT)."""
+    mel = _mel_matrix(fmax)
     my = (mel @ _magnitude(y, MEL_FFT, MEL_HOP)).clamp(min=1e-5).log()
     mx = (mel @ _magnitude(x, MEL_FFT, MEL_HOP)).clamp(min=1e-5).log()
     return (my - mx).abs().mean()
 
 
-def reconstruction_loss(y: torch.Tensor, x: torch.Tensor, stft: bool = False) -> torch.Tensor:
-    """What training minimises (before regularisation): mel L1, plus the multi-resolution STFT loss if ``stft``."""
+def reconstruction_loss(
+    y: torch.Tensor, x: torch.Tensor, stft: bool = False, fmax: float | None = None
+) -> torch.Tensor:
+    """What training minimises (before regularisation): mel L1 up to ``fmax``, plus the multi-resolution STFT
+    loss if ``stft``. Recordings made at 16 kHz have nothing above 8 kHz: ``fmax`` keeps the loss on the band
+    they do have instead of teaching the model to silence the rest."""
     n = min(y.shape[-1], x.shape[-1])
     y, x = y[..., :n], x[..., :n]
-    return mel_loss(y, x) + stft_loss(y, x) if stft else mel_loss(y, x)
+    mel = mel_loss(y, x, fmax)
+    return mel + stft_loss(y, x) if stft else mel

@@ -39,6 +39,7 @@ class TrainOptions:
     # its stock behaviour) or "all" (the vocoder's too).
     scope: str = "decoder"
     loss: str = "mel"  # "mel" (log-mel L1) or "mel+stft" (adds the multi-resolution STFT loss)
+    loss_fmax: float | None = None  # upper edge of the mel loss in Hz (None: 12 kHz, the whole band)
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ class Trainer:
     def loss(self, step: int) -> torch.Tensor:
         asr, f0, n, target = self.batch(step)
         output = self.decoder(asr, f0, n, self.style)
-        return reconstruction_loss(output, target, stft=self.options.loss == "mel+stft")
+        return reconstruction_loss(output, target, stft=self.options.loss == "mel+stft", fmax=self.options.loss_fmax)
 
     def done(self) -> bool:
         if self.options.max_steps is not None and self.step >= self.options.max_steps:
