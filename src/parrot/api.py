@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from os import PathLike
 
     from .asr import Recognizer
+    from .training.job import TrainingJob
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +183,27 @@ class Parrot:
             "notes": list(reference.notes),
         }
         return replace(voice, meta=meta, language=voice.language or language)
+
+    def train(
+        self,
+        name: str,
+        clips: list[bytes | str | PathLike[str]],
+        *,
+        texts: list[str] | None = None,
+        language: str | None = None,
+        minutes: float = 10.0,
+        resume: bool = False,
+        overwrite: bool = False,
+    ) -> TrainingJob:
+        """A job that trains a voice on 10 s to a few minutes of one person's recordings and saves it in the
+        library: ``job.start(on_progress)`` / ``job.run()``, ``job.cancel()``, ``job.wait()`` (needs torch)."""
+        from .training.job import TrainingJob
+        from .training.trainer import TrainOptions
+
+        return TrainingJob(
+            self, name, list(clips), texts=texts, language=check_language(language),
+            options=TrainOptions(minutes=minutes), resume=resume, overwrite=overwrite,
+        )  # fmt: skip
 
     def prepare(self, text: str, lang: str | None = None) -> PreparedText:
         """Validate, parse markup and normalise ``text``; raises ``InputError`` saying why it cannot be spoken."""

@@ -5,13 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .errors import ParrotError
+from .errors import InputError, ParrotError
 from .files import write_atomically
+
+if TYPE_CHECKING:
+    from .api import Parrot
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +57,20 @@ def build_parser() -> argparse.ArgumentParser:
     vadd.add_argument("--text", help="what the clip says (default: transcribed automatically)")
     vadd.add_argument("--lang", help="language of the clip (default: detected)")
     vadd.add_argument("--force", action="store_true", help="replace a saved voice with the same name")
+    vtrain = vsub.add_parser(
+        "train",
+        help="train a voice into the model from 10 s to a few minutes of one person speaking",
+        description="Adapts the model to the speaker (about 10 minutes on 2 cores by default) and saves the voice. "
+        "Ctrl-C stops and keeps the work: run the same command with --resume to continue.",
+    )
+    vtrain.add_argument("name", help="voice name (letters, digits, '_', '-', '.', inner spaces; max 64)")
+    vtrain.add_argument("clips", nargs="+", help="recordings of the speaker (wav, mp3, flac, ogg, m4a...)")
+    vtrain.add_argument("--text", action="append", help="what a clip says, once per clip in order "
+                        "(default: transcribed automatically)")  # fmt: skip
+    vtrain.add_argument("--lang", help="language of the recordings (default: detected)")
+    vtrain.add_argument("--minutes", type=float, default=10.0, help="training time budget (default 10)")
+    vtrain.add_argument("--resume", action="store_true", help="continue an interrupted training of NAME")
+    vtrain.add_argument("--force", action="store_true", help="replace a saved voice with the same name")
     vshow = vsub.add_parser("show", help="details of one voice")
     vshow.add_argument("name")
     vren = vsub.add_parser("rename", help="rename a saved voice")
@@ -236,6 +255,8 @@ def _voices(args: argparse.Namespace) -> int:
         print(f"transcript: {voice.meta.get('transcript', '')}")
         for note in voice.meta.get("notes", []):
             print(f"note: {note}")
+    elif command == "train":
+        return _train(tts, args)
     elif command == "show":
         voice = tts.voice(args.name)
         info = {**voice.info(), **{k: v for k, v in voice.meta.items() if _jsonable(v)}}
@@ -275,6 +296,41 @@ def _check_library(args: argparse.Namespace) -> int:
     elif not report.ok:
         print("run `parrot voices check --repair` to fix them (nothing is deleted; unusable files are quarantined)")
     return 0 if report.ok else 1
+
+
+def _train(tts: Parrot, args: argparse.Namespace) -> int:
+    from .training.job import TrainingCancelled
+    from .training.progress import ProgressBar
+
+    if not 0.1 <= args.minutes <= 600:
+        raise InputError("--minutes must be between 0.1 and 600")
+    job = tts.train(args.name, args.clips, texts=args.text, language=args.lang, minutes=args.minutes,
+                    resume=args.resume, overwrite=args.force)  # fmt: skip
+    bar = ProgressBar(sys.stderr)
+
+    def interrupt(signum: int, frame: object) -> None:
+        if job.state != "training" or job.cancelled:
+            raise KeyboardInterrupt
+        job.cancel()  # the trainer saves its checkpoint after the current step
+        bar.close()
+        print("parrot: stopping after this step (Ctrl-C again to quit at once)...", file=sys.stderr)
+
+    print(f"parrot: preparing {len(args.clips)} recording(s) (transcribing and aligning)...", file=sys.stderr)
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        voice = job.run(bar.update)
+    except (TrainingCancelled, KeyboardInterrupt):
+        bar.close()
+        print("parrot: stopped; the training so far is kept. Continue it with the same command and --resume",
+              file=sys.stderr)  # fmt: skip
+        return 130
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    bar.close()
+    meta = voice.meta
+    print(f"saved voice {voice.name!r}: {meta['steps']} steps in {meta['train_seconds']:.0f} s on "
+          f"{meta['speech_seconds']:.0f} s of speech (final loss {meta['final_loss']:.3f})")  # fmt: skip
+    return 0
 
 
 def _jsonable(value: object) -> bool:

@@ -8,6 +8,7 @@ punctuation asks for, so joins do not click.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from ..voices.reference import Reference
 from ..voices.voice import Voice
 from .base import AudioChunk, Engine, SynthesisOptions
 from .kokoro_clone import SpectralMap, analyze_speaker, fit_map
+from .kokoro_graph import ADAPTER_INPUT, F0_SCALE_INPUT, AdapterLayout, adaptable_graph
 
 SAMPLE_RATE = 24_000
 MAX_PHONEMES = 480  # the model takes 510 tokens; keep a margin for punctuation spacing
@@ -62,15 +64,20 @@ class KokoroEngine(Engine):
 
         settings = settings or Settings.from_env()
         path = model_path or kokoro_model_path(settings.data_dir)
+        self.model_path = path
+        self.threads = settings.resolved_threads()
         self._dvector_cache = path.with_name("stock-dvectors.npz")
         options = ort.SessionOptions()
         options.intra_op_num_threads = settings.resolved_threads()
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         try:
-            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            graph, self.adapter_layout = _adaptable_model(path)
+            model = graph if isinstance(graph, bytes) else str(graph)
+            self._session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise ModelError(f"cannot load the Kokoro model at {path}: {exc}") from exc
+        self._no_adapter = np.zeros(self.adapter_layout.size, dtype=np.float32)
         self.vocab = kokoro_vocab()
         self.g2p = G2P(self.vocab)
         self._stock = [
@@ -100,6 +107,22 @@ class KokoroEngine(Engine):
         self.g2p.warm_up()
         self.infer("həlˈO", self._stock[0].payload["style"], 1.0)
         self._warm.set()
+
+    def stock_style(self, name: str) -> np.ndarray:
+        """The (510, 256) style table of a stock voice."""
+        for voice in self._stock:
+            if voice.name == name:
+                return voice.payload["style"]
+        raise InputError(f"no stock style named {name!r}; stock styles: {', '.join(v.name for v in self._stock)}")
+
+    def nearest_stock_styles(self, speech16: np.ndarray) -> list[str]:
+        """Stock voices from the closest to ``speech16`` (16 kHz) by d-vector."""
+        target = self._speaker_encoder().embed(speech16)
+        return [name for name, _ in sorted(self._stock_embeddings().items(), key=lambda kv: -float(kv[1] @ target))]
+
+    def tokenize(self, phonemes: str) -> list[int]:
+        """Model token ids of a phoneme string (unknown symbols dropped, at most 510)."""
+        return [self.vocab[p] for p in phonemes if p in self.vocab][:510]
 
     def make_voice(self, reference: Reference, transcript: str, name: str) -> Voice:
         """Clone: pick a base style by d-vector, learn the spectral mapping (see ``kokoro_clone``).
@@ -175,9 +198,16 @@ class KokoroEngine(Engine):
             tmp.unlink(missing_ok=True)
         return vectors
 
-    def infer(self, phonemes: str, style_table: np.ndarray, speed: float) -> np.ndarray:
-        """One model call: phoneme string -> raw float32 audio."""
-        tokens = [self.vocab[p] for p in phonemes if p in self.vocab][:510]
+    def infer(
+        self,
+        phonemes: str,
+        style_table: np.ndarray,
+        speed: float,
+        adapter: np.ndarray | None = None,
+        f0_scale: float = 1.0,
+    ) -> np.ndarray:
+        """One model call: phoneme string -> raw float32 audio (``adapter``/``f0_scale``: a trained voice's)."""
+        tokens = self.tokenize(phonemes)
         if not tokens:
             return np.zeros(0, dtype=np.float32)
         style = style_table[min(len(tokens), len(style_table)) - 1].reshape(1, 256).astype(np.float32)
@@ -187,6 +217,8 @@ class KokoroEngine(Engine):
                 "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
                 "style": style,
                 "speed": np.array([speed], dtype=np.float32),
+                ADAPTER_INPUT: self._no_adapter if adapter is None else adapter.astype(np.float32, copy=False),
+                F0_SCALE_INPUT: np.array([f0_scale], dtype=np.float32),
             },
         )
         return np.asarray(audio, dtype=np.float32).reshape(-1)
@@ -205,9 +237,17 @@ class KokoroEngine(Engine):
         if style is None:
             raise ModelError(f"voice {voice.name!r} was made for the {voice.engine} engine, not kokoro")
         mapping = SpectralMap.from_payload(voice.payload)
+        adapter = voice.payload.get("adapter")
+        if adapter is not None and adapter.shape != (self.adapter_layout.size,):
+            raise ModelError(
+                f"voice {voice.name!r} was trained for a different Kokoro model (adapter of {adapter.shape[0]} values, "
+                f"this model takes {self.adapter_layout.size}); train it again"
+            )
+        f0_scale = float(voice.payload["f0_scale"][0]) if "f0_scale" in voice.payload else 1.0
+        speed = options.speed * (float(voice.payload["speed"][0]) if "speed" in voice.payload else 1.0)
         pending_pause = 0.0
         for chunk in self.plan(text, options):
-            audio = self.infer(chunk.phonemes, style, options.speed)
+            audio = self.infer(chunk.phonemes, style, speed, adapter, f0_scale)
             if mapping is not None:
                 audio = mapping.apply(audio)
             audio = _shape_edges(audio)
@@ -216,6 +256,33 @@ class KokoroEngine(Engine):
                 audio = np.concatenate([silence, audio])
             pending_pause = chunk.pause
             yield AudioChunk(audio, SAMPLE_RATE, chunk.text, chunk.start, chunk.end)
+
+
+def _adaptable_model(path: Path) -> tuple[Path | bytes, AdapterLayout]:
+    """The packaged graph with the trained-voice inputs (``kokoro_graph``), built once and kept next to the model
+    (or only in memory when the data directory is read-only)."""
+    derived = path.with_name(path.stem + ".adaptable.onnx")
+    marker = derived.with_name(derived.name + ".json")
+    source = f"{path.stat().st_size}:{path.stat().st_mtime_ns}"
+    try:
+        info = json.loads(marker.read_text())
+        if derived.is_file() and info["source"] == source:
+            return derived, AdapterLayout(tuple(info["keys"]), tuple(info["sizes"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    data, layout = adaptable_graph(path)
+    tmp = derived.with_name(f".{derived.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, derived)
+        text = json.dumps({"source": source, "keys": list(layout.keys), "sizes": list(layout.sizes)})
+        marker_tmp = marker.with_name(f".{marker.name}.{os.getpid()}.tmp")
+        marker_tmp.write_text(text)
+        os.replace(marker_tmp, marker)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        return data, layout
+    return derived, layout
 
 
 def _shape_edges(audio: np.ndarray) -> np.ndarray:

@@ -57,26 +57,9 @@ def load_reference(source: bytes | str | PathLike[str] | np.ndarray, sample_rate
 
 def clean_reference(audio: np.ndarray) -> Reference:
     """Checks and cleaning on mono 16 kHz float32 audio."""
-    if audio.ndim != 1 or not np.all(np.isfinite(audio)):
-        raise AudioError("the reference audio must be finite mono samples")
     seconds = len(audio) / RATE
-    if seconds < 1.0:
-        raise AudioError(f"the reference clip is {seconds:.1f} s long; give 3-30 s of one person speaking")
-    peak = float(np.abs(audio).max()) if audio.size else 0.0
-    if peak < 1e-3 or _dbfs(audio) < -60:
-        raise AudioError("the reference clip is silent; record 3-30 s of one person speaking")
-    clipped = float(np.mean(np.abs(audio) >= _CLIP_LEVEL))
-    if clipped > 0.005:
-        raise AudioError(
-            f"the reference clip is clipped ({clipped:.1%} of samples at full scale); record it again at a lower level"
-        )
-    spans = _speech_spans(audio / peak)
+    spans = check_speech(audio)
     speech = sum(end - start for start, end in spans) / RATE
-    if speech < MIN_SPEECH_SECONDS:
-        raise AudioError(
-            f"only {speech:.1f} s of speech found in the reference clip (at least {MIN_SPEECH_SECONDS:g} s needed); "
-            "give 3-30 s of one person speaking, without music"
-        )
     notes: list[str] = []
     start, end = _best_window(spans, int(MAX_USED_SECONDS * RATE))
     if (end - start) / RATE < seconds - 0.5:
@@ -86,6 +69,34 @@ def clean_reference(audio: np.ndarray) -> Reference:
     gain = 10 ** ((TARGET_RMS_DBFS - _dbfs(kept)) / 20)
     kept = np.clip(kept * min(gain, 1.0 / max(float(np.abs(kept).max()), 1e-6)), -1.0, 1.0)
     return Reference(kept.astype(np.float32), RATE, seconds, speech, tuple(notes))
+
+
+def check_speech(
+    audio: np.ndarray, what: str = "the reference clip", hint: str = "give 3-30 s of one person speaking"
+) -> list[tuple[int, int]]:
+    """The speech spans (samples) of mono 16 kHz audio; ``AudioError`` if it is too short, silent, clipped
+    or holds less than ``MIN_SPEECH_SECONDS`` of speech. ``what``/``hint`` word the messages."""
+    if audio.ndim != 1 or not np.all(np.isfinite(audio)):
+        raise AudioError(f"{what} must be finite mono samples")
+    seconds = len(audio) / RATE
+    if seconds < 1.0:
+        raise AudioError(f"{what} is {seconds:.1f} s long; {hint}")
+    peak = float(np.abs(audio).max()) if audio.size else 0.0
+    if peak < 1e-3 or _dbfs(audio) < -60:
+        raise AudioError(f"{what} is silent; {hint}")
+    clipped = float(np.mean(np.abs(audio) >= _CLIP_LEVEL))
+    if clipped > 0.005:
+        raise AudioError(
+            f"{what} is clipped ({clipped:.1%} of samples at full scale); record it again at a lower level"
+        )
+    spans = _speech_spans(audio / peak)
+    speech = sum(end - start for start, end in spans) / RATE
+    if speech < MIN_SPEECH_SECONDS:
+        raise AudioError(
+            f"only {speech:.1f} s of speech found in {what} (at least {MIN_SPEECH_SECONDS:g} s needed); "
+            f"{hint}, without music"
+        )
+    return spans
 
 
 def _dbfs(audio: np.ndarray) -> float:
