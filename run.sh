@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/bootstrap.sh
-exec .venv/bin/parrot serve --host "${PARROT_HOST:-0.0.0.0}" --port "${PARROT_PORT:-7860}" "$@"
+exec .venv/bin/parrot serve --host "${PARROT_HOST:-127.0.0.1}" --port "${PARROT_PORT:-7860}" "$@"

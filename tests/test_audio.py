@@ -315,6 +315,38 @@ def test_decode_errors(tmp_path) -> None:
         decode(encode(np.zeros(0, np.float32), RATE, "wav"))
 
 
+def _wav_claiming(rate: int, bits: int = 16, fmt_tag: int = 1, samples: int = 4800) -> bytes:
+    """A WAV file whose header says whatever it is told (a hostile or broken client's)."""
+    block = bits // 8
+    fmt = struct.pack("<HHIIHH", fmt_tag, 1, rate, (rate * block) & 0xFFFFFFFF, block, bits)
+    data = bytes(samples * block)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ({"rate": 2**31 - 1}, "sample rate of 2,147,483,647 Hz"),
+        ({"rate": 2**31 - 1, "bits": 32, "fmt_tag": 3}, "sample rate"),
+        ({"rate": 7}, "sample rate of 7 Hz"),
+        ({"rate": 2**32 - 1}, "not a recognised audio file"),
+        ({"rate": 0}, "not a recognised audio file"),
+        ({"rate": 24_000, "bits": 64}, "s64 samples is not supported"),
+    ],
+)
+@pytest.mark.parametrize("target", [None, 16_000])
+def test_decode_refuses_absurd_wav_headers(header: dict[str, int], message: str, target: int | None) -> None:
+    with pytest.raises(AudioError, match=message):  # an AudioError is an InputError: a 400, never a crash
+        decode(_wav_claiming(**header), target)
+
+
+def test_decode_accepts_unusual_but_real_wav_headers() -> None:
+    for header in ({"rate": 8_000, "bits": 8, "fmt_tag": 7}, {"rate": 24_000, "bits": 64, "fmt_tag": 3}):
+        audio, rate = decode(_wav_claiming(**header), 16_000)
+        assert rate == 16_000 and len(audio) > 0
+
+
 def test_decode_tolerates_non_utf8_tags() -> None:
     """A WAV whose LIST/INFO title is Latin-1, not UTF-8, still decodes."""
     pcm = to_pcm16(_signal(0.5))

@@ -7,7 +7,7 @@ import pytest
 
 from parrot import Parrot
 from parrot.audio import resample
-from parrot.engines.base import AudioChunk, SynthesisOptions
+from parrot.engines.base import AudioChunk, Engine, SynthesisOptions
 from parrot.errors import InputError
 from parrot.evaluation import Delivery, error_rate, measure_delivery
 from parrot.voices.voice import Voice
@@ -111,7 +111,7 @@ def test_emotion_keeps_a_cloned_speaker_recognisable(tts):
     assert sad > other and sad > neutral - 0.1, (neutral, sad, other)
 
 
-class _NativeEngine:
+class _NativeEngine(Engine):
     """An engine that reads markup and instructions itself: it must get them unchanged."""
 
     name = "native"

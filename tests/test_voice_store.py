@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from parrot.errors import InputError, ParrotError, UnknownVoiceError
+from parrot.errors import InputError, ParrotError, ProtectedVoiceError, UnknownVoiceError, VoiceExistsError
 from parrot.voices import store as store_module
+from parrot.voices.library import VoiceLibrary
 from parrot.voices.store import (
     MAX_FILE_BYTES,
     CorruptVoiceError,
@@ -86,7 +87,8 @@ def test_payload_file_name_never_comes_from_the_voice_name(store: VoiceStore) ->
     assert len(name) == 36 and name.endswith(".npz") and int(name[:32], 16) >= 0
     assert (store.root / "library.sqlite3").is_file()
     with np.load(store.root / "payloads" / name, allow_pickle=False) as npz:  # a plain .npz
-        assert set(npz.files) == {"style", "tokens"}
+        assert set(npz.files) == {"style", "tokens", "voice.json"}  # voice.json: to rebuild the index from
+        np.testing.assert_array_equal(npz["style"], make_voice().payload["style"])
 
 
 def test_persists_across_instances(tmp_path: Path) -> None:
@@ -126,9 +128,12 @@ def test_unknown_voice_suggests_similar_names(store: VoiceStore) -> None:
 
 def test_names_are_unique_ignoring_case(store: VoiceStore) -> None:
     store.save(make_voice("Alice"))
-    with pytest.raises(InputError, match="already exists"):
+    with pytest.raises(VoiceExistsError, match="already exists"):
         store.save(make_voice("ALICE", seed=1))
     assert_same_voice(store.get("alice"), make_voice("Alice"))
+    store.save(make_voice("Bob"))
+    with pytest.raises(VoiceExistsError, match="already exists"):
+        store.rename("bob", "alice")
 
 
 def test_overwrite_replaces_payload_and_keeps_created_at(store: VoiceStore) -> None:
@@ -174,13 +179,23 @@ def test_delete(store: VoiceStore) -> None:
 
 def test_reserved_names_cannot_be_shadowed(tmp_path: Path) -> None:
     store = VoiceStore(tmp_path, reserved=frozenset({"af_heart", "zf_xiaobei"}))
-    with pytest.raises(InputError, match="built-in"):
+    with pytest.raises(VoiceExistsError, match="built-in"):
         store.save(make_voice("AF_Heart"))
     store.save(make_voice("mine"))
     with pytest.raises(InputError, match="built-in"):
         store.rename("mine", "zf_xiaobei")
     with pytest.raises(InputError, match="built-in"):
         store.import_(encode_voice_file(make_voice("af_heart")))
+
+
+def test_builtin_voices_cannot_be_renamed_or_deleted(tmp_path: Path) -> None:
+    builtin = make_voice("af_heart", kind="stock")
+    library = VoiceLibrary([builtin], tmp_path / "voices")
+    for change in (lambda: library.rename("AF_HEART", "mine"), lambda: library.delete("af_heart")):
+        with pytest.raises(ProtectedVoiceError, match="built-in") as info:
+            change()
+        assert isinstance(info.value, InputError) and info.value.kind == "voice_protected"
+    assert_same_voice(library.get("af_heart"), builtin)
 
 
 @pytest.mark.parametrize(
@@ -205,7 +220,8 @@ def test_save_validates_the_voice(store: VoiceStore, changes: dict[str, object],
 
 
 def test_zero_d_and_empty_arrays_round_trip(store: VoiceStore) -> None:
-    voice = make_voice(payload={"scale": np.array(0.5, np.float32), "none": np.zeros((0, 4), np.int16)})
+    style = make_voice().payload["style"]
+    voice = make_voice(payload={"style": style, "scale": np.array(0.5, np.float32), "none": np.zeros((0, 4), np.int16)})
     assert_same_voice(store.get(store.save(voice).name), voice)
     assert_same_voice(decode_voice_file(encode_voice_file(voice)), voice)
 
@@ -561,11 +577,11 @@ def test_concurrent_saves_from_several_processes(tmp_path: Path) -> None:
 
         store = VoiceStore(Path(sys.argv[1]))
         for i in range(5):
-            store.save(Voice(f"{sys.argv[2]} {i}", "kokoro", "cloned", {"style": np.full((4, 8), i, np.float32)}))
+            store.save(Voice(f"{sys.argv[2]} {i}", "kokoro", "cloned", {"style": np.full((4, 256), i, np.float32)}))
         """
     )
     procs = [subprocess.Popen([sys.executable, "-c", script, str(root), f"p{n}"]) for n in range(3)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
     store = VoiceStore(root)
     assert len(store.list()) == 15
-    np.testing.assert_array_equal(store.get("p2 4").payload["style"], np.full((4, 8), 4, np.float32))
+    np.testing.assert_array_equal(store.get("p2 4").payload["style"], np.full((4, 256), 4, np.float32))

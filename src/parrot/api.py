@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +21,8 @@ import numpy as np
 
 from .config import Settings
 from .engines.base import AudioChunk, Engine, SynthesisOptions
-from .errors import InputError, ModelError, ParrotError, UnknownVoiceError
+from .errors import AudioBudgetError, InputError, ModelError, TextTooLongError, UnknownVoiceError
+from .files import make_private
 from .instruct import Instruction, parse_instruction
 from .prosody import NEUTRAL
 from .render import RENDERED_SOUNDS, Script, render
@@ -36,7 +38,10 @@ if TYPE_CHECKING:
 
     from .asr import Recognizer
 
+log = logging.getLogger(__name__)
+
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
+FASTEST_CHARS_PER_SECOND = 30.0  # no voice speaks faster at speed 1: a lower bound of a text's duration
 
 
 @dataclass(frozen=True)
@@ -63,19 +68,39 @@ class PreparedText:
     engine_text: str  # normalised words with the markup kept, for engines that read it
     warnings: tuple[str, ...] = ()
 
+    def min_seconds(self, speed: float = 1.0) -> float:
+        """The least audio this text can make at ``speed``: its pauses and its words at the fastest rate."""
+        pauses = sum(p.seconds for p in self.script.pieces if isinstance(p, Pause))
+        return (pauses + len(self.normalized) / FASTEST_CHARS_PER_SECOND) / speed
+
 
 class SpeechStream(Iterator[AudioChunk]):
     """The audio chunks of one request, and what the user should know about how it was spoken."""
 
     def __init__(
-        self, chunks: Iterator[AudioChunk], warnings: tuple[str, ...] = (), instruction: Instruction | None = None
+        self,
+        chunks: Iterator[AudioChunk],
+        warnings: tuple[str, ...] = (),
+        instruction: Instruction | None = None,
+        *,
+        max_seconds: float = float("inf"),
     ) -> None:
         self._chunks = chunks
         self.warnings = warnings  # e.g. parts of an instruction this engine cannot follow
         self.instruction = instruction  # the instruction as understood, if one was given
+        self.max_seconds = max_seconds  # the audio budget of the request (``Settings.max_audio_seconds``)
+        self.seconds = 0.0  # audio yielded so far
 
     def __next__(self) -> AudioChunk:
-        return next(self._chunks)
+        chunk = next(self._chunks)
+        self.seconds += len(chunk.audio) / chunk.sample_rate
+        if self.seconds > self.max_seconds:
+            self.close()
+            raise AudioBudgetError(
+                f"the speech is longer than {self.max_seconds:g} s, the most one request may make "
+                "(PARROT_MAX_AUDIO_SECONDS); split the text"
+            )
+        return chunk
 
     def close(self) -> None:
         close = getattr(self._chunks, "close", None)
@@ -90,6 +115,8 @@ class Parrot:
         self.settings = settings or Settings.from_env()
         self.engine = engine if isinstance(engine, Engine) else load_engine(engine, self.settings)
         builtin = [*self.engine.stock_voices(), *packaged_voices(self.engine.name)]
+        if make_private(self.settings.data_dir, 0o700):  # it holds the saved voices (biometric data)
+            log.warning("made the data directory %s private (0700); it was readable by others", self.settings.data_dir)
         self.voices = VoiceLibrary(builtin, self.settings.data_dir / "voices")
         # The first built-in voice, fixed for this instance; None when the engine has none (a CosyVoice2
         # release without pretrained speakers), so every request must name a voice.
@@ -115,6 +142,8 @@ class Parrot:
         """A voice by name (built-in or saved), or the default one."""
         if isinstance(name, Voice):
             return name
+        if name is not None and not isinstance(name, str):
+            raise InputError(f"voice must be a voice name (a string), got {type(name).__name__}")
         name = name or self.default_voice
         if name is None:
             raise UnknownVoiceError(
@@ -137,16 +166,13 @@ class Parrot:
         ``audio`` is a file path, encoded bytes (any format), or an array with ``sample_rate``. A
         missing ``transcript`` is made with the embedded recognizer.
         """
-        make_voice = getattr(self.engine, "make_voice", None)
-        if make_voice is None:
-            raise ParrotError(f"the {self.engine.name} engine cannot clone voices")
         started = time.perf_counter()
         reference = audio if isinstance(audio, Reference) else load_reference(audio, sample_rate)
         language = check_language(language)
         if not transcript or not transcript.strip():
             heard = self.recognizer.transcribe(reference.audio, language=language)
             transcript, language = heard.text, language or heard.language
-        voice: Voice = make_voice(reference, transcript.strip(), name)
+        voice = self.engine.make_voice(reference, transcript.strip(), name)
         meta = {
             **voice.meta,
             "transcript": transcript.strip(),
@@ -161,14 +187,10 @@ class Parrot:
         """Validate, parse markup and normalise ``text``; raises ``InputError`` saying why it cannot be spoken."""
         if not isinstance(text, str):
             raise InputError("text must be a string")
-        if len(text) > self.settings.max_text_chars:
-            raise InputError(
-                f"text is {len(text):,} characters; the limit is {self.settings.max_text_chars:,} "
-                "(split it, or raise PARROT_MAX_TEXT_CHARS)"
-            )
+        check_text_length(text, self.settings.max_text_chars)
         lang = check_language(lang)
         markup = parse_markup(text, self.engine.languages)  # markup is never spoken
-        native = getattr(self.engine, "native_markup", False)
+        native = self.engine.native_markup
         warnings = list(markup.warnings)
         pieces: list[Piece] = []
         for piece in markup.pieces:
@@ -220,26 +242,35 @@ class Parrot:
     ) -> SpeechStream:
         """Validate now (errors raise before any audio), then yield audio chunks as they are made.
 
+        A text that would make more audio than ``Settings.max_audio_seconds`` raises ``AudioBudgetError`` now
+        (estimated from its pauses and length) or, past the budget, while streaming.
+
         ``instruction`` says how to speak ("用悲伤的语气慢慢说", "speak cheerfully and a bit faster"); what
         cannot be followed is listed in the result's ``warnings``.
         """
         options = self._options(speed, lang, fast_start)
         chosen = self.voice(voice)
         prepared = self.prepare(text, options.lang)
+        budget = self.settings.max_audio_seconds
+        if prepared.min_seconds(options.speed) > budget:
+            raise AudioBudgetError(
+                f"this text would make at least {prepared.min_seconds(options.speed):,.0f} s of audio; one request "
+                f"may make at most {budget:g} s (PARROT_MAX_AUDIO_SECONDS); split the text"
+            )
         warnings = list(prepared.warnings)
         understood = parse_instruction(instruction) if instruction and instruction.strip() else None
         delivery = NEUTRAL
         if understood is not None:
-            if getattr(self.engine, "native_instructions", False):
+            if self.engine.native_instructions:
                 options = replace(options, instruction=understood.text)
             else:
                 delivery = understood.prosody
                 warnings += understood.warnings
-        if getattr(self.engine, "native_markup", False):
+        if self.engine.native_markup:
             chunks = self.engine.stream(prepared.engine_text, chosen, options)
         else:
             chunks = render(self.engine, prepared.script, chosen, options, delivery)
-        return SpeechStream(iter(chunks), tuple(dict.fromkeys(warnings)), understood)
+        return SpeechStream(iter(chunks), tuple(dict.fromkeys(warnings)), understood, max_seconds=budget)
 
     def say(
         self,
@@ -258,13 +289,29 @@ class Parrot:
 
     @staticmethod
     def _options(speed: float, lang: str | None, fast_start: bool) -> SynthesisOptions:
-        try:
-            speed = float(speed)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"speed must be a number between {MIN_SPEED} and {MAX_SPEED}") from exc
-        if not MIN_SPEED <= speed <= MAX_SPEED:
-            raise InputError(f"speed {speed} is out of range; use {MIN_SPEED} to {MAX_SPEED}")
-        return SynthesisOptions(speed=speed, lang=check_language(lang), fast_start=fast_start)
+        return SynthesisOptions(speed=check_speed(speed), lang=check_language(lang), fast_start=fast_start)
+
+
+def check_speed(speed: object) -> float:
+    """``speed`` as a float if it is a number from ``MIN_SPEED`` to ``MAX_SPEED``; else ``InputError``."""
+    if isinstance(speed, bool) or not isinstance(speed, int | float | str):
+        raise InputError(f"speed must be a number between {MIN_SPEED} and {MAX_SPEED}")
+    try:
+        value = float(speed)
+    except ValueError as exc:
+        raise InputError(f"speed must be a number between {MIN_SPEED} and {MAX_SPEED}") from exc
+    if not MIN_SPEED <= value <= MAX_SPEED:
+        raise InputError(f"speed {speed} is out of range; use {MIN_SPEED} to {MAX_SPEED}")
+    return value
+
+
+def check_text_length(text: str, limit: int, queued: int = 0) -> None:
+    """``TextTooLongError`` if ``text`` (plus ``queued`` characters already waiting) is over ``limit``."""
+    if len(text) + queued > limit:
+        raise TextTooLongError(
+            f"text is {len(text) + queued:,} characters; the limit is {limit:,} (split it, or raise "
+            "PARROT_MAX_TEXT_CHARS)"
+        )
 
 
 def _normalize_run(run: str) -> str:

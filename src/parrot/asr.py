@@ -5,13 +5,18 @@ from __future__ import annotations
 import math
 import threading
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .config import Settings
 from .models import whisper_base_dir
 from .text.segment import LANGUAGES, char_class
+
+if TYPE_CHECKING:
+    from faster_whisper.transcribe import Segment as WhisperSegment
 
 ASR_SAMPLE_RATE = 16_000
 FITTED_MAX_SECONDS = 29.0  # longer: Whisper's own 30 s windows
@@ -27,6 +32,46 @@ class Transcript:
     text: str
     language: str
     duration: float
+
+
+@dataclass(frozen=True)
+class Word:
+    """A word and when it was said (seconds from the start of the audio)."""
+
+    word: str
+    start: float
+    end: float
+    probability: float
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of speech as Whisper decoded it, with its decoding statistics (OpenAI's fields)."""
+
+    id: int
+    seek: int  # where its 30 s window starts, in feature frames (10 ms)
+    start: float
+    end: float
+    text: str  # as decoded, usually with a leading space
+    tokens: tuple[int, ...]
+    temperature: float
+    avg_logprob: float
+    compression_ratio: float
+    no_speech_prob: float
+    words: tuple[Word, ...] = ()
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """Timed segments of a recording. ``language``: the language spoken (translations are in English)."""
+
+    language: str
+    duration: float
+    segments: tuple[Segment, ...]
+
+    @property
+    def text(self) -> str:
+        return "".join(s.text for s in self.segments).strip()
 
 
 class Recognizer:
@@ -52,17 +97,48 @@ class Recognizer:
         ``short``: for an utterance where latency matters (a voice chat turn): see ``_fitted``. Otherwise
         faster-whisper's own decoding, beam search over Whisper's fixed 30 s windows."""
         seconds = len(audio) / ASR_SAMPLE_RATE
-        audio = np.ascontiguousarray(audio, dtype=np.float32)
-        with self._lock:  # CTranslate2 serialises anyway; the lock keeps memory flat
-            if short and seconds <= FITTED_MAX_SECONDS:
+        if short and seconds <= FITTED_MAX_SECONDS:
+            audio = np.ascontiguousarray(audio, dtype=np.float32)
+            with self._lock:  # CTranslate2 serialises anyway; the lock keeps memory flat
                 text, language = self._fitted(audio, language, prompt)
-                return Transcript(text=text, language=language, duration=seconds)
+            return Transcript(text=text, language=language, duration=seconds)
+        recognition = self.recognize(audio, language=language, prompt=prompt)
+        return Transcript(text=recognition.text, language=recognition.language, duration=seconds)
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The ISO codes ``language`` accepts."""
+        return tuple(self._model.supported_languages)
+
+    def recognize(
+        self,
+        audio: np.ndarray,
+        *,
+        language: str | None = None,
+        prompt: str | None = None,
+        translate: bool = False,
+        words: bool = False,
+        on_segment: Callable[[Segment], None] | None = None,
+    ) -> Recognition:
+        """Timed segments of ``audio`` (mono float32 at 16 kHz) by faster-whisper's own decoding (beam
+        search over Whisper's 30 s windows). ``translate``: Whisper's translation into English; ``words``:
+        word timestamps too (slower). ``on_segment`` is called with each segment as soon as it is decoded
+        (from this thread); an exception it raises stops the decoding. Times never exceed the duration."""
+        seconds = len(audio) / ASR_SAMPLE_RATE
+        audio = np.ascontiguousarray(audio, dtype=np.float32)
+        decoded: list[Segment] = []
+        with self._lock:
             segments, info = self._model.transcribe(
-                audio, language=language, beam_size=5, vad_filter=False, condition_on_previous_text=False,
-                initial_prompt=prompt,
+                audio, language=language, task="translate" if translate else "transcribe", beam_size=5,
+                vad_filter=False, condition_on_previous_text=False, initial_prompt=prompt,
+                word_timestamps=words,
             )  # fmt: skip
-            text = "".join(s.text for s in segments).strip()
-        return Transcript(text=text, language=info.language, duration=seconds)
+            for raw in segments:
+                segment = _segment(raw, len(decoded), seconds)
+                decoded.append(segment)
+                if on_segment is not None:
+                    on_segment(segment)
+        return Recognition(language=info.language, duration=seconds, segments=tuple(decoded))
 
     def _fitted(self, audio: np.ndarray, language: str | None, prompt: str | None) -> tuple[str, str]:
         """Greedy decoding with the encoder window fitted to the audio (at least ``FITTED_MIN_SECONDS``)
@@ -115,6 +191,20 @@ class Recognizer:
             if _compression_ratio(text) <= MAX_COMPRESSION_RATIO:
                 break
         return text, score
+
+
+def _segment(raw: WhisperSegment, number: int, seconds: float) -> Segment:
+    """Our ``Segment`` from faster-whisper's, numbered from 0 as OpenAI's are, times inside ``[0, seconds]``."""
+
+    def clip(t: float) -> float:
+        return round(float(min(max(t, 0.0), seconds)), 3)
+
+    words = tuple(Word(w.word, clip(w.start), clip(w.end), float(w.probability)) for w in raw.words or ())
+    return Segment(
+        id=number, seek=raw.seek, start=clip(raw.start), end=clip(raw.end), text=raw.text,
+        tokens=tuple(raw.tokens), temperature=raw.temperature or 0.0, avg_logprob=float(raw.avg_logprob),
+        compression_ratio=float(raw.compression_ratio), no_speech_prob=float(raw.no_speech_prob), words=words,
+    )  # fmt: skip
 
 
 def _written_in(text: str, detected: str) -> str:

@@ -40,6 +40,9 @@ __all__ = [
 ]
 
 
+MIN_INPUT_RATE, MAX_INPUT_RATE = 1_000, 768_000  # sample rates accepted from decoded files
+
+
 class AudioError(InputError):  # InputError is a ValueError
     """Audio that cannot be read or a format that cannot be written; the message says what to do."""
 
@@ -152,7 +155,10 @@ def decode(
             with _open_input(_Nameless(file)) as container:
                 runs = _decode_container(container, max_seconds)
     rate = int(sample_rate or runs[0][0])
-    audio = np.concatenate([resample(run, run_rate, rate) for run_rate, run in runs])
+    try:
+        audio = np.concatenate([resample(run, run_rate, rate) for run_rate, run in runs])
+    except MemoryError as e:  # a header that passed the checks but still asks for too much
+        raise AudioError("the audio is too large to convert; send a shorter recording") from e
     return np.clip(audio, -1.0, 1.0), rate
 
 
@@ -386,6 +392,7 @@ def _decode_container(
                 continue
             good += 1
             for frame in frames:
+                _check_input_rate(frame.sample_rate)
                 seconds += frame.samples / frame.sample_rate
                 if seconds > max_seconds:
                     raise AudioError(
@@ -405,8 +412,23 @@ def _decode_container(
     return [(rate, np.concatenate(chunks)) for rate, chunks in runs]
 
 
+def _check_input_rate(rate: int) -> None:
+    """A header may claim any rate; anything outside what recordings use is refused (2^31-1 Hz would make
+    the resampler allocate gigabytes)."""
+    if not MIN_INPUT_RATE <= rate <= MAX_INPUT_RATE:
+        raise AudioError(
+            f"the audio claims a sample rate of {rate:,} Hz; recordings are {MIN_INPUT_RATE:,} to "
+            f"{MAX_INPUT_RATE:,} Hz (the file header is probably damaged)"
+        )
+
+
 def _frame_to_mono(frame: av.AudioFrame) -> np.ndarray:
-    data = frame.to_ndarray()
+    try:
+        data = frame.to_ndarray()
+    except (ValueError, TypeError) as e:  # e.g. 64-bit integer samples, which numpy conversion does not support
+        raise AudioError(
+            f"audio with {frame.format.name} samples is not supported; send 8/16/24/32-bit PCM or float audio"
+        ) from e
     channels = len(frame.layout.channels)
     if not frame.format.is_planar:  # packed: (1, samples * channels), interleaved
         data = data.reshape(-1, channels).T

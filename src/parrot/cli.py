@@ -85,6 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
     vimp.add_argument("file")
     vimp.add_argument("--name", help="save it under this name instead")
     vimp.add_argument("--force", action="store_true", help="replace a saved voice with the same name")
+    vcheck = vsub.add_parser(
+        "check", help="check the saved voices: the library's index, every payload file, leftovers, permissions"
+    )
+    vcheck.add_argument(
+        "--repair",
+        action="store_true",
+        help="fix what is found: rebuild the index from the payload files, move what cannot be used into the "
+        "library's quarantine/ folder (nothing is deleted), make files private",
+    )
 
     chat = sub.add_parser(
         "chat",
@@ -120,7 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     mdown.add_argument("--dir", help="download into this directory (default: the --model-dir default)")
 
     serve = sub.add_parser("serve", help="run the HTTP API (OpenAI- and CosyVoice-compatible) and WebSocket")
-    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    serve.add_argument(
+        "--host",
+        default=os.environ.get("PARROT_HOST", "127.0.0.1"),
+        help="address to listen on (default PARROT_HOST or 127.0.0.1, this machine only; any other address "
+        "requires an API key: PARROT_API_KEYS, or one generated on first start)",
+    )
     serve.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
     serve.add_argument("--workers", type=int, help="model calls run at once (default: PARROT_WORKERS or 2)")
     serve.add_argument(
@@ -227,8 +241,10 @@ def _say(args: argparse.Namespace) -> int:
 def _voices(args: argparse.Namespace) -> int:
     from .api import Parrot
 
-    tts = Parrot(settings=_settings(args))
     command = args.voices_command
+    if command == "check":
+        return _check_library(args)
+    tts = Parrot(settings=_settings(args))
     if command == "list":
         return _print_voices(tts.voices.list(), args.json)
     if command == "add":
@@ -299,6 +315,27 @@ def _train(tts: Parrot, args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_library(args: argparse.Namespace) -> int:
+    """``parrot voices check [--repair]``: needs no model, only the library. Exit status 1 if problems remain."""
+    from .voices.store import VoiceStore
+
+    store = VoiceStore.for_data_dir(_settings(args).data_dir)
+    report = store.check()
+    print(f"{report.voices} saved voice(s) intact; {len(report.problems)} problem(s)")
+    for problem in report.problems:
+        print(f"problem: {problem}")
+    if args.repair and not report.ok:
+        report = store.repair()
+        for action in report.repaired:
+            print(f"repaired: {action}")
+        for problem in report.problems:
+            print(f"still: {problem}")
+        print(f"{report.voices} saved voice(s) intact after repairing")
+    elif not report.ok:
+        print("run `parrot voices check --repair` to fix them (nothing is deleted; unusable files are quarantined)")
+    return 0 if report.ok else 1
+
+
 def _jsonable(value: object) -> bool:
     try:
         json.dumps(value)
@@ -343,6 +380,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from .chat.config import ChatSettings
     from .server.app import create_app
+    from .server.keys import choose_keys
     from .server.settings import ServerSettings
 
     # The server builds its engine from the environment at startup; hand the global options on that way.
@@ -355,15 +393,20 @@ def _serve(args: argparse.Namespace) -> int:
         settings = ServerSettings.from_env()
         settings = dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v is not None})
         chat = ChatSettings.from_env()  # checked now: a bad PARROT_LLM_* stops the server before it starts
-    except ValueError as exc:
+        keys = choose_keys(args.host, settings.api_keys, _settings(args).data_dir)
+    except (ValueError, OSError) as exc:
         print(f"parrot: error: {exc}", file=sys.stderr)
         return 2
+    settings = dataclasses.replace(settings, api_keys=keys.keys)
+    if keys.notice:
+        print(keys.notice, file=sys.stderr)
     uvicorn.run(
         create_app(settings=settings, chat=chat),
         host=args.host,
         port=args.port,
         log_level=args.log_level,
         timeout_graceful_shutdown=int(settings.shutdown_timeout),
+        ws_max_size=2 * settings.max_json_bytes,  # larger frames are refused by the protocol (close 1009)
     )
     return 0
 

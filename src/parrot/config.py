@@ -40,6 +40,7 @@ class Settings:
     data_dir: Path = field(default_factory=_default_data_dir)
     threads: int = 0  # onnxruntime intra-op threads; 0 = all cores
     max_text_chars: int = 100_000
+    max_audio_seconds: float = 3600.0  # the most audio one request may make (speech and pauses)
     engine: str = "kokoro"
     model_dir: Path | None = None  # CosyVoice2-0.5B weights; None = <data_dir>/models/CosyVoice2-0.5B
 
@@ -50,6 +51,7 @@ class Settings:
             data_dir=Path(data_dir).expanduser() if data_dir else _default_data_dir(),
             threads=env_number("PARROT_THREADS", 0, int, 0),
             max_text_chars=env_number("PARROT_MAX_TEXT_CHARS", 100_000, int, 1),
+            max_audio_seconds=env_number("PARROT_MAX_AUDIO_SECONDS", 3600.0, float, 1.0),
             engine=os.environ.get("PARROT_ENGINE", "kokoro"),
             model_dir=Path(model_dir).expanduser() if (model_dir := os.environ.get("PARROT_MODEL_DIR")) else None,
         )

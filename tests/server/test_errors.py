@@ -114,10 +114,20 @@ def test_upload_too_large(server, http: httpx.Client) -> None:  # noqa: ANN001
 
 def test_transcription_options(http: httpx.Client, tone_wav: bytes) -> None:
     files = {"file": ("tone.wav", tone_wav, "audio/wav")}
-    error = error_of(http.post("/v1/audio/transcriptions", data={"response_format": "srt"}, files=files), 400)
-    assert error["param"] == "response_format"
+    for path in ("/v1/audio/transcriptions", "/v1/audio/translations"):
+        error = error_of(http.post(path, data={"response_format": "xml"}, files=files), 400)
+        assert error["param"] == "response_format" and "srt" in error["message"]
+        not_audio = {"file": ("x.wav", b"<p>" * 99)}
+        error = error_of(http.post(path, data={"model": "whisper-1"}, files=not_audio), 400)
+        assert error["param"] == "file"
     error = error_of(http.post("/v1/audio/transcriptions", data={"language": "xx"}, files=files), 400)
-    assert error["param"] == "language"
+    assert error["param"] == "language" and error["code"] == "unsupported_language"
+    granularity = {"response_format": "verbose_json", "timestamp_granularities[]": ["word", "letter"]}
+    error = error_of(http.post("/v1/audio/transcriptions", data=granularity, files=files), 400)
+    assert error["param"] == "timestamp_granularities[]" and "segment" in error["message"]
+    streamed_srt = {"stream": "true", "response_format": "srt"}
+    error = error_of(http.post("/v1/audio/transcriptions", data=streamed_srt, files=files), 400)
+    assert error["param"] == "stream"
 
 
 @pytest.mark.parametrize(
@@ -192,7 +202,7 @@ def test_unexpected_errors_are_generic_500s(serve, fake_parrot) -> None:  # noqa
         raise RuntimeError("secret internals /etc/passwd")
 
     app = create_app(tts, ServerSettings())
-    app.state.parrot.check_text = broken
+    app.state.parrot.voice = broken
     with serve(app) as srv, httpx.Client(base_url=srv.url) as client:
         error = error_of(client.post("/v1/audio/speech", json={"input": "hello"}), 500)
     assert error["type"] == "server_error" and "secret" not in error["message"]

@@ -68,6 +68,17 @@ def test_stream_to_file(client: OpenAI, tmp_path) -> None:  # noqa: ANN001
     assert 0.3 < _seconds(path.read_bytes(), "wav") < 2.0
 
 
+def test_plain_wav_has_true_sizes(client: OpenAI) -> None:
+    """Python's wave module once read 89,478 s from a 4.8 s file (0xFFFFFFFF sizes of a streamed header)."""
+    import io
+    import wave
+
+    data = client.audio.speech.create(model="tts-1", voice="jm_kumo", input=SHORT, response_format="wav").content
+    with wave.open(io.BytesIO(data)) as w:
+        seconds = w.getnframes() / w.getframerate()
+    assert 0.3 < seconds < 3.0 and abs(seconds - _seconds(data, "wav")) < 0.01
+
+
 def test_sse_stream_format(server, http: httpx.Client) -> None:  # noqa: ANN001
     body = {
         "model": "tts-1",

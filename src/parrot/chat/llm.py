@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import ParrotError
+from ..errors import InputError, ParrotError
 from .aio import iterate_in_thread
 
 LOCAL_AHEAD = 2  # pieces the embedded model may write ahead of its reader: a reader that waits pauses it
@@ -233,6 +233,13 @@ class EmbeddedModel:
                         text = chunk["choices"][0]["delta"].get("content")  # type: ignore[index]
                         if text:
                             yield text
+                except ValueError as exc:  # llama.cpp: "Requested tokens (N) exceed context window of M"
+                    if "context window" not in str(exc):
+                        raise
+                    raise InputError(
+                        f"the conversation is too long for the embedded language model ({exc}); "
+                        "ask a shorter question, or start a new conversation"
+                    ) from exc
                 finally:
                     chunks.close()  # type: ignore[union-attr]
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
-from ..api import MAX_SPEED, MIN_SPEED
+from ..api import check_speed
 from ..errors import InputError, UnknownVoiceError
 from ..text.phrases import PhraseCutter
 from ..voices.voice import Voice
@@ -178,14 +178,12 @@ class ChatSession:
         temperature: float = 0.6,
         history_turns: int = 8,
     ) -> None:
-        if not MIN_SPEED <= speed <= MAX_SPEED:
-            raise InputError(f"speed {speed} is out of range; use {MIN_SPEED} to {MAX_SPEED}")
         self.model = model
         self.speaker = speaker
         self.transcriber = transcriber
         self.system_prompt = system_prompt or DEFAULT_SYSTEM_PROMPT
         self.voice = voice
-        self.speed = speed
+        self.speed = check_speed(speed)
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.history_turns = history_turns

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..errors import UnsupportedError
 from ..voices.voice import Voice
+
+if TYPE_CHECKING:
+    from ..voices.reference import Reference
 
 
 @dataclass(frozen=True)
@@ -33,27 +38,42 @@ class SynthesisOptions:
     speed: float = 1.0
     lang: str | None = None  # None = detect per run of text
     fast_start: bool = True  # make the first chunk short so streaming starts sooner
-    # The user's natural-language instruction ("speak cheerfully"), unchanged. Only engines that set
-    # ``native_instructions = True`` receive it; for the others the facade realises it itself.
+    # The user's natural-language instruction ("speak cheerfully"), unchanged. Only engines with
+    # ``Engine.native_instructions`` receive it; for the others the facade realises it itself.
     instruction: str | None = None
 
 
-@runtime_checkable
-class Engine(Protocol):
-    """An acoustic model. Implementations must be safe to call from several threads at once."""
+class Engine(ABC):
+    """An acoustic model. Implementations must be safe to call from several threads at once.
+
+    Every capability is declared here with its default, so callers never probe for attributes:
+
+    * ``native_markup``: the engine understands CosyVoice markup ([breath], <strong>, <|en|> ...) inside
+      ``text`` and receives it verbatim; otherwise the facade realises markup itself (pauses, emphasis,
+      sounds) and the engine gets plain words.
+    * ``native_instructions``: the engine follows ``SynthesisOptions.instruction`` itself; otherwise the
+      facade turns the instruction into prosody and effects.
+    * ``make_voice``: cloning from reference audio (engines that cannot clone keep the default, which says so).
+    * ``warm_up``: a first call made at start-up so the first request is not slower (default: nothing).
+    """
 
     name: str
     sample_rate: int
     languages: tuple[str, ...]
-    # Engines that understand CosyVoice markup ([breath], <strong>, <|en|> ...) inside ``text`` set
-    # ``native_markup = True`` and receive it verbatim; the others get plain text and the facade
-    # realises the markup (pauses, emphasis, sounds). Likewise ``native_instructions`` for
-    # ``SynthesisOptions.instruction``. Both default to False when absent.
+    native_markup: bool = False
+    native_instructions: bool = False
 
+    @abstractmethod
     def stock_voices(self) -> list[Voice]:
         """Voices that need no reference audio."""
-        ...
 
+    @abstractmethod
     def stream(self, text: str, voice: Voice, options: SynthesisOptions) -> Iterator[AudioChunk]:
         """Speak already-normalised ``text``; yield chunks as soon as each is ready."""
-        ...
+
+    def warm_up(self) -> None:  # noqa: B027 (an optional hook: most engines need nothing)
+        """Run the model once so the first request does not pay for lazy initialisation."""
+
+    def make_voice(self, reference: Reference, transcript: str, name: str) -> Voice:
+        """A voice cloned from ``reference`` (whose words are ``transcript``), not saved."""
+        raise UnsupportedError(f"the {self.name} engine cannot clone voices")

@@ -26,7 +26,7 @@ from ..text.normalize import normalize
 from ..voices.embedding import SpeakerEncoder
 from ..voices.reference import Reference
 from ..voices.voice import Voice
-from .base import AudioChunk, SynthesisOptions
+from .base import AudioChunk, Engine, SynthesisOptions
 from .kokoro_clone import SpectralMap, analyze_speaker, fit_map
 from .kokoro_graph import ADAPTER_INPUT, F0_SCALE_INPUT, AdapterLayout, adaptable_graph
 
@@ -52,7 +52,7 @@ _STOCK_INFO: dict[str, tuple[str, str]] = {
 }
 
 
-class KokoroEngine:
+class KokoroEngine(Engine):
     """Thread-safe: one ONNX session and one G2P shared by all requests, no per-request state."""
 
     name = "kokoro"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import asyncio
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from .scheduler import Scheduler
@@ -25,6 +27,12 @@ class Metrics:
             "parrot_active_jobs", "Speech streams admitted and not finished", registry=self.registry
         )
         active.set_function(lambda: scheduler.active_jobs)
+        tasks = Gauge("parrot_event_loop_tasks", "asyncio tasks alive on the event loop", registry=self.registry)
+        tasks.set_function(_loop_tasks)
+        self.websocket_sessions = Gauge(
+            "parrot_websocket_sessions", "WebSocket sessions open (speech stream and realtime)", registry=self.registry
+        )
+        ProcessCollector(registry=self.registry)  # process_resident_memory_bytes, process_open_fds, CPU seconds
         self.request_seconds = Histogram(
             "parrot_request_duration_seconds",
             "HTTP request time until the last byte of the response was sent",
@@ -54,3 +62,10 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _loop_tasks() -> float:
+    try:
+        return float(len(asyncio.all_tasks()))
+    except RuntimeError:  # rendered outside the event loop
+        return float("nan")

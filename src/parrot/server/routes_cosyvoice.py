@@ -15,13 +15,15 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import StreamingResponse
 
+from ..api import check_text_length
 from ..audio import StreamEncoder
 from ..errors import InputError
 from ..instruct import parse_instruction
 from ..voices.voice import Voice
-from .app import ServerState, State
-from .routes_openai import stream_audio
 from .schemas import ApiError, responses
+from .speech import off_loop, start_speech, stream_audio, streaming_response
+from .state import ServerState, State
+from .uploads import read_upload
 
 router = APIRouter(tags=["cosyvoice"])
 F = TypeVar("F", bound=Callable[..., Any])
@@ -64,7 +66,7 @@ _CLONING_NOTE = (
 async def inference_sft(
     state: State, tts_text: TtsText, spk_id: Annotated[str, Form(description="A voice name (GET /v1/audio/voices)")]
 ) -> StreamingResponse:
-    return _stream_pcm(state, tts_text, spk_id, "cosyvoice", time.perf_counter())
+    return await _stream_pcm(state, tts_text, spk_id, "cosyvoice", time.perf_counter())
 
 
 @_get_and_post(
@@ -115,7 +117,7 @@ async def inference_instruct(
     instruct_text: InstructText,
 ) -> StreamingResponse:
     _check_instruction(instruct_text)
-    return _stream_pcm(state, tts_text, spk_id, "cosyvoice", time.perf_counter(), instruction=instruct_text)
+    return await _stream_pcm(state, tts_text, spk_id, "cosyvoice", time.perf_counter(), instruction=instruct_text)
 
 
 @_get_and_post(
@@ -153,16 +155,17 @@ async def _speak_like_prompt(
 ) -> StreamingResponse:
     """Check the text first (cheap), then clone prompt_wav's voice and stream ``tts_text`` in it."""
     started = time.perf_counter()
-    state.check_text(tts_text)
-    state.tts.prepare(tts_text)
-    data = await state.read_upload(prompt_wav, "prompt_wav")
-    voice = await state.clone_voice(
-        data, prompt_text, name="prompt", param="prompt_wav", transcript_param="prompt_text", reuse=True
+    check_text_length(tts_text, state.settings.max_text_chars)
+    tts = state.tts
+    await off_loop(state, tts.prepare, tts_text)
+    data = await read_upload(state.settings, prompt_wav, "prompt_wav")
+    voice = await state.clones.clone(
+        tts, data, prompt_text, name="prompt", param="prompt_wav", transcript_param="prompt_text", reuse=True
     )
-    return _stream_pcm(state, tts_text, voice, "cosyvoice_clone", started, instruction=instruction)
+    return await _stream_pcm(state, tts_text, voice, "cosyvoice_clone", started, instruction=instruction)
 
 
-def _stream_pcm(
+async def _stream_pcm(
     state: ServerState,
     text: str,
     voice: str | Voice,
@@ -171,8 +174,7 @@ def _stream_pcm(
     *,
     instruction: str | None = None,
 ) -> StreamingResponse:
-    speech = state.start_speech(
-        text, voice, instruction=instruction, encoder=StreamEncoder("pcm", state.tts.sample_rate)
-    )
+    encoder = StreamEncoder("pcm", state.tts.sample_rate)
+    speech = await start_speech(state, text, voice, instruction=instruction, encoder=encoder)
     content = stream_audio(state, speech.job, route, started)
-    return state.streaming_response(content, speech.job, "application/octet-stream", speech.headers)
+    return streaming_response(content, speech.job, "application/octet-stream", speech.headers)

@@ -9,7 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 SpeechModel = Literal["tts-1", "tts-1-hd", "gpt-4o-mini-tts", "parrot", "kokoro"]
 SpeechFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
-TranscriptionFormat = Literal["json", "text", "verbose_json"]
+TranscriptionModel = Literal[
+    "whisper-1", "whisper-base", "gpt-4o-transcribe", "gpt-4o-mini-transcribe", "parrot"
+]
+TranscriptionFormat = Literal["json", "text", "srt", "vtt", "verbose_json"]
+TimestampGranularity = Literal["segment", "word"]
 
 # -- errors ---------------------------------------------------------------------------------------
 
@@ -170,11 +174,19 @@ class QueueStats(BaseModel):
     accepting: bool
 
 
+class LibraryState(BaseModel):
+    ok: bool = Field(description="False while the library's index is damaged (saved voices are then read-only)")
+    problems: list[str] = Field(description="What is wrong, or what opening the library had to fix (names, no paths)")
+
+
 class Health(BaseModel):
-    status: Literal["ok", "shutting_down"]
+    status: Literal["ok", "degraded", "shutting_down"] = Field(
+        description="degraded: serving, but the voice library is damaged (see library.problems)"
+    )
     engine: str
     voices: int
     queue: QueueStats
+    library: LibraryState
 
 
 class VoiceInfo(BaseModel):
@@ -208,13 +220,42 @@ class VoiceList(BaseModel):
 # -- transcription --------------------------------------------------------------------------------
 
 
+class DurationUsage(BaseModel):
+    type: Literal["duration"] = "duration"
+    seconds: float = Field(description="Length of the recording")
+
+
 class Transcription(BaseModel):
     text: str
+    usage: DurationUsage | None = None
+
+
+class TranscriptionWord(BaseModel):
+    word: str
+    start: float = Field(description="Seconds from the start of the recording")
+    end: float
+
+
+class TranscriptionSegment(BaseModel):
+    id: int
+    seek: int = Field(description="Start of the 30 s window it was decoded in, in 10 ms frames")
+    start: float = Field(description="Seconds from the start of the recording")
+    end: float
+    text: str
+    tokens: list[int]
+    temperature: float
+    avg_logprob: float
+    compression_ratio: float
+    no_speech_prob: float
 
 
 class VerboseTranscription(BaseModel):
-    task: Literal["transcribe"] = "transcribe"
-    language: str
+    task: Literal["transcribe", "translate"] = "transcribe"
+    language: str = Field(description="ISO code of the language spoken (of the text: en for translations)")
     duration: float
     text: str
-    segments: list[dict[str, Any]] = Field(default_factory=list, description="Not produced yet (empty)")
+    segments: list[TranscriptionSegment]
+    words: list[TranscriptionWord] | None = Field(
+        None, description="Only when timestamp_granularities[] includes word"
+    )
+    usage: DurationUsage | None = None

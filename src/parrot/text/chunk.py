@@ -22,11 +22,13 @@ _PAUSES: tuple[tuple[str, float], ...] = (
     ("；;：:", 0.20),
     ("，,、—", 0.12),
 )
-_SENTENCE = re.compile(r".+?(?:[。！？!?…]+[”’\"')）]*|\.+(?=\s|$)[”’\"')]*|\n+|$)", re.S)
+_SENTENCE = re.compile(r".+?(?:[。！？!?…]+[”’\"')）]*|\.(?=\s|$)[”’\"')]*|\n+|$)", re.S)
 _CLAUSE = re.compile(r".+?(?:[，,、；;：:—]+|$)", re.S)
 _WORD = re.compile(
     r"[0-9A-Za-z\u00c0-\u024f'’\-]+\s*|[\u3040-\u30ff\u31f0-\u31ff]+|[\u3400-\u4dbf\u4e00-\u9fff]+|\S\s*|\s+"
 )
+
+_MAX_JIEBA_RUN = 256  # characters of one Han run given to jieba at once
 
 Phonemizer = Callable[[Segment], str]
 
@@ -106,7 +108,9 @@ def _words(text: str) -> list[str]:
         if len(piece) > 1 and "\u3400" <= piece[0] <= "\u9fff":
             import jieba
 
-            pieces.extend(jieba.lcut(piece))
+            # jieba's HMM pass grows with the square of a run of unknown characters: cut very long runs first.
+            for start in range(0, len(piece), _MAX_JIEBA_RUN):
+                pieces.extend(jieba.lcut(piece[start : start + _MAX_JIEBA_RUN]))
         else:
             pieces.append(piece)
     return pieces
@@ -115,18 +119,36 @@ def _words(text: str) -> list[str]:
 def _pack(
     pieces: list[str], offset: int, phonemize: Phonemizer, lang: str | None, limit: int, max_phonemes: int
 ) -> Iterator[Chunk]:
-    """Greedily join consecutive pieces while they fit; recurse into pieces that do not."""
+    """Greedily join consecutive pieces while they fit; recurse into pieces that do not.
+
+    Each piece is phonemized once and a group's size is the sum of its pieces' (plus the spaces joining
+    them), so packing is linear in the length of the text; a group whose phonemes, made as a whole, still
+    overflow is halved (see ``_emit``)."""
     group: list[str] = []
     group_start = offset
     pos = offset
+    size = 0
     for piece in pieces:
-        candidate = "".join([*group, piece])
-        if group and len(_phonemes(candidate, phonemize, lang)) > limit:
-            done = "".join(group)
-            yield from _split(done, group_start, phonemize, lang, limit, max_phonemes)
+        count = len(_phonemes(piece, phonemize, lang))
+        if group and size + 1 + count > limit:
+            yield from _emit(group, group_start, phonemize, lang, limit, max_phonemes)
             limit = max_phonemes
-            group, group_start = [], pos
+            group, group_start, size = [], pos, 0
+        size += count + (1 if group else 0)
         group.append(piece)
         pos += len(piece)
     if group:
-        yield from _split("".join(group), group_start, phonemize, lang, limit, max_phonemes)
+        yield from _emit(group, group_start, phonemize, lang, limit, max_phonemes)
+
+
+def _emit(
+    group: list[str], offset: int, phonemize: Phonemizer, lang: str | None, limit: int, max_phonemes: int
+) -> Iterator[Chunk]:
+    """One packed group as chunks: whole if its phonemes fit, else its halves (a single piece is split)."""
+    text = "".join(group)
+    if len(group) == 1 or len(_phonemes(text, phonemize, lang)) <= limit:
+        yield from _split(text, offset, phonemize, lang, limit, max_phonemes)
+        return
+    half = len(group) // 2
+    yield from _emit(group[:half], offset, phonemize, lang, limit, max_phonemes)
+    yield from _emit(group[half:], offset + sum(map(len, group[:half])), phonemize, lang, max_phonemes, max_phonemes)

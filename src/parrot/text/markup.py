@@ -13,6 +13,8 @@ never spoken. What it understands:
   ``<lang xml:lang="en-US">``.
 - Language tags ``<|zh|>``, ``<|en|>``, ``<|ja|>`` force the language of the text that follows.
 
+A pause is at most ``MAX_PAUSE_SECONDS``, all the pauses of a text together at most
+``MAX_TOTAL_PAUSE_SECONDS`` (``AudioBudgetError``). Tokenizing takes linear time whatever the input.
 Malformed values (``<break time="soon"/>``) raise ``InputError``; a closing tag without its
 opening one is dropped. ``rewrite_outside_markup`` applies a function to the text between tags only,
 for engines that read the markup themselves.
@@ -25,10 +27,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..errors import InputError, UnsupportedLanguageError
+from ..errors import AudioBudgetError, InputError, UnsupportedLanguageError
 from ..prosody import NEUTRAL, Prosody
 
 MAX_PAUSE_SECONDS = 10.0
+MAX_TOTAL_PAUSE_SECONDS = 120.0  # all the pauses of one text together
 
 SOUNDS = (
     "breath",
@@ -46,15 +49,18 @@ SOUNDS = (
 )
 _LANG_CODES = {"zh": "zh", "cmn": "zh", "en": "en", "ja": "ja", "jp": "ja", "yue": "yue", "ko": "ko"}
 
+# Linear time on any input: no two quantifiers compete for the same characters (the attributes run to the
+# first '>' and a trailing '/' is recognised in code), so a tag that never closes costs one scan, not a square.
 _TOKEN = re.compile(
     r"\[(?P<sound>" + "|".join(re.escape(s) for s in SOUNDS) + r")\]"
-    r"|\[pause(?::\s*(?P<pause>[^\]]*))?\]"
+    r"|\[pause(?::(?P<pause>[^\]\[]*+))?\]"
     r"|<\|(?P<langtag>[a-z]{2,3})\|>"
     r"|<(?P<close>/)?(?P<tag>strong|laughter|emphasis|prosody|say-as|speak|voice|lang|break|s|p)"
-    r"(?P<attrs>\s[^<>]*?)?\s*(?P<selfclose>/)?>",
+    r"(?:(?P<attrs>\s[^<>]*+)|(?P<selfclose>/))?>",
     re.IGNORECASE,
 )
-_ATTR = re.compile(r"([\w:-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s\"'>/]+))")
+# An attribute starts only where a name starts (the lookbehind), so a long run of name characters is read once.
+_ATTR = re.compile(r"(?<![\w:-])([\w:-]++)\s*+=\s*+(?:\"([^\"]*+)\"|'([^']*+)'|([^\s\"'>/]++))")
 
 EMPHASIS = Prosody(rate=0.92, pitch=1.0, pitch_range=1.35, volume=3.0, brightness=1.0)
 _EMPHASIS_LEVELS = {
@@ -115,27 +121,53 @@ class _Span:
     transform: Callable[[str], str] | None = None
 
 
+class _Spans:
+    """The open tags. Each entry holds the delivery in force inside it (its own prosody on top of its parent's,
+    the nearest say-as transform), so words cost O(1) however deep the nesting, and closing a tag that is not
+    open costs O(1) too: parsing stays linear in the length of the text."""
+
+    def __init__(self) -> None:
+        self._stack = [_Span("", NEUTRAL.then(NEUTRAL), None)]
+        self._open: dict[str, int] = {}
+
+    @property
+    def top(self) -> _Span:
+        return self._stack[-1]
+
+    def push(self, span: _Span) -> None:
+        parent = self._stack[-1]
+        transform = span.transform if span.transform is not None else parent.transform
+        self._stack.append(_Span(span.tag, parent.prosody.then(span.prosody), span.lang, transform))
+        self._open[span.tag] = self._open.get(span.tag, 0) + 1
+
+    def close(self, tag: str) -> None:
+        """Close the innermost open ``tag`` and everything opened inside it; nothing if it is not open."""
+        if not self._open.get(tag):
+            return
+        while True:
+            span = self._stack.pop()
+            self._open[span.tag] -= 1
+            if span.tag == tag:
+                return
+
+
 def parse_markup(text: str, languages: tuple[str, ...] = ("zh", "en", "ja")) -> Markup:
     """Split ``text`` into pieces; ``languages`` are those the engine can speak (for language tags)."""
     pieces: list[Piece] = []
     tags: list[str] = []
     warnings: list[str] = []
-    stack: list[_Span] = [_Span("", NEUTRAL, None)]
+    spans = _Spans()
     forced_lang: str | None = None  # from <|xx|> tags: in force until the next one
     position = 0
+    paused = 0.0  # seconds of pauses so far
 
     def add_words(chunk: str) -> None:
         if not chunk:
             return
-        top = stack[-1]
-        for span in reversed(stack):
-            if span.transform is not None:
-                chunk = span.transform(chunk)
-                break
-        prosody = NEUTRAL
-        for span in stack:
-            prosody = prosody.then(span.prosody)
-        _append_words(pieces, Words(chunk, prosody, top.lang or forced_lang))
+        top = spans.top
+        if top.transform is not None:
+            chunk = top.transform(chunk)
+        pieces.append(Words(chunk, top.prosody, top.lang or forced_lang))
 
     for match in _TOKEN.finditer(text):
         add_words(text[position : match.start()])
@@ -145,22 +177,37 @@ def parse_markup(text: str, languages: tuple[str, ...] = ("zh", "en", "ja")) -> 
         if match.group("sound"):
             pieces.append(Sound(match.group("sound").lower()))
         elif token.lower().startswith("[pause"):
-            pieces.append(Pause(_duration(match.group("pause") or "0.5s", token)))
+            pause = Pause(_duration(match.group("pause") or "0.5s", token))
+            pieces.append(pause)
+            paused += pause.seconds
         elif match.group("langtag"):
             forced_lang = _language(match.group("langtag"), token, languages)
         else:
             name = match.group("tag").lower()
-            attrs = _attributes(match.group("attrs") or "")
+            raw = (match.group("attrs") or "").rstrip()
+            selfclose = bool(match.group("selfclose")) or raw.endswith("/")
+            attrs = _attributes(raw.removesuffix("/") if raw.endswith("/") else raw)
             if match.group("close"):
-                _close(stack, name, pieces)
+                spans.close(name)
+                if name in ("p", "s"):
+                    last = pieces[-1] if pieces else None
+                    context = (last.prosody, last.lang) if isinstance(last, Words) else (NEUTRAL, None)
+                    pieces.append(Words("\n" if name == "p" else " ", *context))
             elif name == "break":
-                pieces.append(Pause(_break(attrs, token)))
+                pause = Pause(_break(attrs, token))
+                pieces.append(pause)
+                paused += pause.seconds
             elif name == "voice":
                 warnings.append("<voice> inside the text is ignored; choose the voice in the request")
-            elif not match.group("selfclose"):
-                stack.append(_open(name, attrs, token, languages))
+            elif not selfclose:
+                spans.push(_open(name, attrs, token, languages))
+        if paused > MAX_TOTAL_PAUSE_SECONDS:
+            raise AudioBudgetError(
+                f"the pauses in the text add up to more than {MAX_TOTAL_PAUSE_SECONDS:g} s (at {token}); "
+                "that is the most one text may hold"
+            )
     add_words(text[position:])
-    return Markup(tuple(pieces), tuple(tags), tuple(dict.fromkeys(warnings)))
+    return Markup(_merged(pieces), tuple(tags), tuple(dict.fromkeys(warnings)))
 
 
 def rewrite_outside_markup(text: str, rewrite: Callable[[str], str]) -> str:
@@ -195,24 +242,22 @@ def _open(name: str, attrs: dict[str, str], token: str, languages: tuple[str, ..
     return _Span(name, NEUTRAL, None)  # speak, s, p: structure only
 
 
-def _close(stack: list[_Span], name: str, pieces: list[Piece]) -> None:
-    for i in range(len(stack) - 1, 0, -1):
-        if stack[i].tag == name:
-            del stack[i:]
-            break
-    if name in ("p", "s"):
-        last = pieces[-1] if pieces else None
-        context = (last.prosody, last.lang) if isinstance(last, Words) else (NEUTRAL, None)
-        _append_words(pieces, Words("\n" if name == "p" else " ", *context))
-
-
-def _append_words(pieces: list[Piece], words: Words) -> None:
-    """Add ``words``, merged into the last piece when that is words said the same way."""
-    last = pieces[-1] if pieces else None
-    if isinstance(last, Words) and last.prosody == words.prosody and last.lang == words.lang:
-        pieces[-1] = Words(last.text + words.text, words.prosody, words.lang)
-    else:
-        pieces.append(words)
+def _merged(pieces: list[Piece]) -> tuple[Piece, ...]:
+    """Adjacent words said the same way become one piece (joined once: linear time)."""
+    out: list[Piece] = []
+    run: list[Words] = []
+    for piece in [*pieces, None]:
+        if isinstance(piece, Words) and run and (run[-1].prosody, run[-1].lang) == (piece.prosody, piece.lang):
+            run.append(piece)
+            continue
+        if run:
+            out.append(run[0] if len(run) == 1 else Words("".join(w.text for w in run), run[0].prosody, run[0].lang))
+            run = []
+        if isinstance(piece, Words):
+            run.append(piece)
+        elif piece is not None:
+            out.append(piece)
+    return tuple(out)
 
 
 def _attributes(raw: str) -> dict[str, str]:

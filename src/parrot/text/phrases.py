@@ -27,27 +27,53 @@ def split_phrases(
     """Cut complete phrases off the front of ``buffer``; returns them and the incomplete rest. An ASCII
     '.', '!', '?', ';' or ',' only ends a phrase once the next character (a space) has arrived, so "3.14"
     and "e.g." split correctly. ``final`` returns everything. Phrases without a letter or digit (bare
-    punctuation) are dropped."""
-    phrases: list[str] = []
+    punctuation) are dropped.
+
+    One pass over ``buffer`` (linear time): the sentence ends are visited in order, each judged once."""
+    cuts: list[int] = []
+    pos = 0
+    strong = _StrongBreaks(buffer)
+    last_clause = max((m.end() for m in _CLAUSE.finditer(buffer)), default=0)
     while True:
-        strong = next(
-            (m for m in _STRONG.finditer(buffer) if not _ABBREVIATION.search(buffer[: m.end()])), None
-        )
-        clauses = list(_CLAUSE.finditer(buffer)) if len(buffer) > clause_min_chars else []
-        if strong:
-            cut = strong.end()
-        elif clauses:
-            cut = clauses[-1].end()
-        elif len(buffer) > MAX_PHRASE_CHARS:
-            cut = buffer.rfind(" ", 0, MAX_PHRASE_CHARS) + 1 or MAX_PHRASE_CHARS
+        end = strong.next(pos)
+        if end is not None:
+            cut = end
+        elif last_clause > pos and len(buffer) - pos > clause_min_chars:
+            cut = last_clause
+        elif len(buffer) - pos > MAX_PHRASE_CHARS:
+            space = buffer.rfind(" ", pos, pos + MAX_PHRASE_CHARS)
+            cut = space + 1 if space >= 0 else pos + MAX_PHRASE_CHARS
         else:
             break
-        phrases.append(buffer[:cut])
-        buffer = buffer[cut:]
+        cuts.append(cut)
+        pos = cut
     if final:
-        phrases.append(buffer)
-        buffer = ""
-    return [p.strip() for p in phrases if any(c.isalnum() for c in p)], buffer
+        cuts.append(len(buffer))
+    phrases = [buffer[a:b] for a, b in zip([0, *cuts], cuts, strict=False)]
+    return [p.strip() for p in phrases if any(c.isalnum() for c in p)], buffer[cuts[-1] if cuts else 0 :]
+
+
+class _StrongBreaks:
+    """The sentence ends of ``text`` in order, skipping abbreviations ("Dr.", "e.g.", "A."), each judged once."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._matches = _STRONG.finditer(text)
+        self._current = next(self._matches, None)
+
+    def next(self, pos: int) -> int | None:
+        """The end of the first sentence end at or after ``pos`` (the start of the phrase being cut)."""
+        while self._current is not None:
+            match = self._current
+            if match.start() < pos:  # cut past it (or through it: search again from the cut)
+                self._matches = _STRONG.finditer(self.text, pos)
+                self._current = next(self._matches, None)
+                continue
+            # An abbreviation is at most 5 characters before the end, plus one for the word boundary.
+            if not _ABBREVIATION.search(self.text[max(pos, match.end() - 7) : match.end()]):
+                return match.end()
+            self._current = next(self._matches, None)
+        return None
 
 
 class PhraseCutter:

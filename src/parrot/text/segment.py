@@ -74,10 +74,12 @@ def unsupported_script(ch: str) -> str:
     return f"the {unicodedata.name(ch, 'unknown').split()[0].title()} script"
 
 
-def check_language(lang: str | None) -> str | None:
+def check_language(lang: object) -> str | None:
     """Validate a requested language code ('auto'/None means detect)."""
     if lang is None or lang == "auto":
         return None
+    if not isinstance(lang, str):
+        raise UnsupportedLanguageError(f"language must be a code such as en or zh, got {type(lang).__name__}")
     code = lang.lower().split("-")[0].split("_")[0]
     code = {"cmn": "zh", "chinese": "zh", "mandarin": "zh", "english": "en", "japanese": "ja"}.get(code, code)
     if code not in LANGUAGES:
@@ -94,15 +96,26 @@ def _supported() -> str:
 def split_languages(text: str, lang: str | None = None) -> list[Segment]:
     """Split ``text`` into runs of one language each, in order. Emoji and symbols are dropped."""
     forced = check_language(lang)
-    segments: list[Segment] = []
+    runs: list[_Run] = []
     pos = 0
     for sentence in _sentences(text):
         han_lang = forced if forced in ("zh", "ja") else None
         if han_lang is None:
             han_lang = "ja" if any(char_class(c) == "kana" for c in sentence) else "zh"
-        _split_sentence(sentence, pos, han_lang, forced or "en", segments)
+        _split_sentence(sentence, pos, han_lang, forced or "en", runs)
         pos += len(sentence)
+    segments = (Segment(run.lang, "".join(run.parts), run.start, run.end) for run in runs)
     return [s for s in segments if any(c.isalnum() for c in s.text)]
+
+
+@dataclass
+class _Run:
+    """A segment being built: its text in parts, joined once at the end (linear time however many merge)."""
+
+    lang: str
+    parts: list[str]
+    start: int
+    end: int
 
 
 def _sentences(text: str) -> list[str]:
@@ -116,7 +129,7 @@ def _sentences(text: str) -> list[str]:
     return parts
 
 
-def _split_sentence(sentence: str, offset: int, han_lang: str, neutral_lang: str, out: list[Segment]) -> None:
+def _split_sentence(sentence: str, offset: int, han_lang: str, neutral_lang: str, out: list[_Run]) -> None:
     current: str | None = None
     buf: list[str] = []
     buf_start = offset
@@ -125,10 +138,10 @@ def _split_sentence(sentence: str, offset: int, han_lang: str, neutral_lang: str
         nonlocal buf, buf_start
         if buf and current is not None:
             if out and out[-1].lang == current and out[-1].end == buf_start:
-                prev = out.pop()
-                out.append(Segment(current, prev.text + "".join(buf), prev.start, end))
+                out[-1].parts.append("".join(buf))
+                out[-1].end = end
             else:
-                out.append(Segment(current, "".join(buf), buf_start, end))
+                out.append(_Run(current, ["".join(buf)], buf_start, end))
         buf = []
         buf_start = end
 

@@ -12,9 +12,10 @@ import importlib.resources as resources
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..errors import InputError, UnknownVoiceError
-from .store import VoiceStore, decode_voice_file, encode_voice_file
+from ..errors import ProtectedVoiceError, UnknownVoiceError
+from .store import VoiceStore
 from .voice import Voice
+from .voicefile import decode_voice_file, encode_voice_file
 
 
 def packaged_voices(engine: str) -> list[Voice]:
@@ -79,4 +80,4 @@ class VoiceLibrary:
 
     def _refuse_builtin(self, name: str, what: str) -> None:
         if self.is_builtin(name):
-            raise InputError(f"{name!r} is a built-in voice and cannot be {what}; only saved voices can")
+            raise ProtectedVoiceError(f"{name!r} is a built-in voice and cannot be {what}; only saved voices can")

@@ -15,9 +15,7 @@ inside ``BEGIN IMMEDIATE`` (SQLite's cross-process write lock, with a busy timeo
 so threads and processes can share one library and the cleanup never deletes a payload another writer is
 about to commit.
 
-The shareable voice file (:meth:`VoiceStore.export`, :func:`encode_voice_file`) is a zip holding
-``voice.json`` (metadata plus ``"format": "parrot-voice"`` and ``"version": 1``) and one
-``arrays/<key>.npy`` member per payload array. Imports are validated strictly (:func:`decode_voice_file`).
+The shareable voice file and the payload files are encoded and validated by :mod:`parrot.voices.voicefile`.
 """
 
 from __future__ import annotations
@@ -25,20 +23,15 @@ from __future__ import annotations
 import builtins
 import difflib
 import hashlib
-import io
 import json
-import math
+import logging
 import os
 import re
 import sqlite3
-import struct
-import tempfile
 import threading
 import unicodedata
 import uuid
-import zipfile
-import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -47,14 +40,40 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError, ParrotError, UnknownVoiceError
-from .voice import Voice
+from ..errors import (
+    CorruptVoiceError,
+    InputError,
+    LibraryDamagedError,
+    ParrotError,
+    UnknownVoiceError,
+    VoiceExistsError,
+)
+from ..files import TEMP_PREFIX, make_private, write_atomically
+from .voice import BUILTIN_KINDS, Voice
+from .voicefile import (
+    FORMAT_VERSION,
+    MAX_FILE_BYTES,
+    ArrayInfo,
+    StoredPayload,
+    array_infos,
+    check_arrays,
+    decode_payload,
+    decode_voice_file,
+    encode_payload,
+    encode_voice_file,
+    infos_from_json,
+    infos_json,
+    validate_name,
+    voice_fields,
+)
 
-__all__ = [
+__all__ = [  # the codec names are re-exported for callers that import them from here
     "FORMAT_VERSION",
     "MAX_FILE_BYTES",
     "ArrayInfo",
+    "CheckReport",
     "CorruptVoiceError",
+    "LibraryHealth",
     "VoiceRecord",
     "VoiceStore",
     "decode_voice_file",
@@ -62,34 +81,16 @@ __all__ = [
     "validate_name",
 ]
 
-FORMAT_NAME = "parrot-voice"
-FORMAT_VERSION = 1
 SCHEMA_VERSION = 1
-
-MAX_NAME_CHARS = 64
-MAX_FILE_BYTES = 50 * 1024 * 1024  # a shared voice file, compressed or not
-MAX_PAYLOAD_BYTES = 48 * 1024 * 1024  # sum of array sizes, so every saved voice fits an export file
-MAX_ARRAYS = 64
-MAX_ARRAY_DIMS = 32
-MAX_JSON_BYTES = 1024 * 1024
-MAX_FIELD_CHARS = 64  # engine, kind, gender, language
-MAX_DESCRIPTION_CHARS = 10_000
 BUSY_TIMEOUT_S = 30.0
 
 _DB_NAME = "library.sqlite3"
 _PAYLOAD_DIR = "payloads"
-_TMP_PREFIX = ".tmp-"
+_QUARANTINE_DIR = "quarantine"
+_REPAIR_HINT = "run `parrot voices check --repair`"
+
+log = logging.getLogger(__name__)
 _PAYLOAD_FILE = re.compile(r"[0-9a-f]{32}\.npz")
-_ARRAY_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-_VOICE_JSON = "voice.json"
-_ARRAYS_PREFIX = "arrays/"
-_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed member timestamps: exporting twice gives identical bytes
-_NUMERIC_KINDS = "biufc"  # bool, int, uint, float, complex
-_NAME_PUNCT = "_-. "
-_NAME_RULES = (
-    f"voice names are 1-{MAX_NAME_CHARS} characters: letters (any script), digits, '_', '-', '.' and spaces "
-    "inside the name; they cannot start or end with a space or '.', or contain '..'"
-)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS voices (
@@ -110,20 +111,6 @@ CREATE TABLE IF NOT EXISTS voices (
 """
 
 
-class CorruptVoiceError(ParrotError):
-    """A saved voice's payload file is missing or does not match its checksum."""
-
-    kind = "voice_corrupt"
-
-
-@dataclass(frozen=True)
-class ArrayInfo:
-    """Shape and dtype (numpy ``dtype.str``, e.g. ``"<f4"``) of one payload array."""
-
-    shape: tuple[int, ...]
-    dtype: str
-
-
 @dataclass(frozen=True)
 class VoiceRecord:
     """Everything the library knows about a voice without loading its payload (``voice.payload`` is empty)."""
@@ -133,35 +120,6 @@ class VoiceRecord:
     updated_at: str
     sha256: str
     arrays: dict[str, ArrayInfo]
-
-
-# --------------------------------------------------------------------------------------------- names
-
-
-def validate_name(name: object) -> str:
-    """Return ``name`` NFC-normalised if it is a valid voice name; raise ``InputError`` saying what is allowed."""
-    if not isinstance(name, str):
-        raise InputError(f"a voice name must be a string, not {type(name).__name__}; {_NAME_RULES}")
-    name = unicodedata.normalize("NFC", name)
-    if not name:
-        raise InputError(f"the voice name is empty; {_NAME_RULES}")
-    if len(name) > MAX_NAME_CHARS:
-        raise InputError(f"the voice name is {len(name)} characters long; {_NAME_RULES}")
-    for ch in name:
-        if not _name_char_ok(ch):
-            raise InputError(f"the voice name {name!r} contains {ch!r}, which is not allowed; {_NAME_RULES}")
-    if name[0] in " ." or name[-1] in " .":
-        raise InputError(f"the voice name {name!r} starts or ends with a space or '.'; {_NAME_RULES}")
-    if unicodedata.category(name[0]).startswith("M"):
-        raise InputError(f"the voice name {name!r} starts with a combining mark; {_NAME_RULES}")
-    if ".." in name:
-        raise InputError(f"the voice name {name!r} contains '..'; {_NAME_RULES}")
-    return name
-
-
-def _name_char_ok(ch: str) -> bool:
-    category = unicodedata.category(ch)
-    return category[0] in "LM" or category == "Nd" or ch in _NAME_PUNCT
 
 
 def _key(name: str) -> str:
@@ -175,328 +133,6 @@ def _lookup_key(name: object) -> str:
     return _key(name)
 
 
-# ------------------------------------------------------------------------------------ field checks
-
-
-def _check_text(value: object, field: str) -> str:
-    """A short required identifier-like field (engine, kind, gender, language): printable, 1-64 characters."""
-    if not isinstance(value, str):
-        raise InputError(f"voice field {field!r} must be a string, not {type(value).__name__}")
-    if not value or len(value) > MAX_FIELD_CHARS or any(unicodedata.category(c)[0] == "C" for c in value):
-        raise InputError(f"voice field {field!r} must be 1-{MAX_FIELD_CHARS} printable characters, got {value!r}")
-    return value
-
-
-def _check_optional(value: object, field: str) -> str | None:
-    return None if value is None else _check_text(value, field)
-
-
-def _check_description(value: object) -> str:
-    if not isinstance(value, str):
-        raise InputError(f"voice field 'description' must be a string, not {type(value).__name__}")
-    if len(value) > MAX_DESCRIPTION_CHARS:
-        raise InputError(f"the voice description is longer than {MAX_DESCRIPTION_CHARS} characters")
-    return value
-
-
-def _voice_fields(voice: Voice) -> dict[str, Any]:
-    """The validated metadata columns of a voice (``meta`` as canonical JSON text)."""
-    return {
-        "engine": _check_text(voice.engine, "engine"),
-        "kind": _check_text(voice.kind, "kind"),
-        "gender": _check_optional(voice.gender, "gender"),
-        "language": _check_optional(voice.language, "language"),
-        "description": _check_description(voice.description),
-        "meta": _meta_json(voice.meta),
-    }
-
-
-def _meta_json(meta: object) -> str:
-    if not isinstance(meta, Mapping):
-        raise InputError(f"voice meta must be a JSON object (dict), not {type(meta).__name__}")
-    try:
-        text = json.dumps(dict(meta), ensure_ascii=False, allow_nan=False, sort_keys=True)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"voice meta must be JSON-serialisable (strings, numbers, lists, dicts): {exc}") from exc
-    if len(text.encode()) > MAX_JSON_BYTES:
-        raise InputError(f"voice meta is larger than {MAX_JSON_BYTES} bytes as JSON")
-    return text
-
-
-def _check_arrays(payload: object, error: type[ParrotError] = InputError) -> dict[str, np.ndarray]:
-    """Validate a payload: 1-64 numeric arrays under identifier keys, at most ``MAX_PAYLOAD_BYTES`` in total."""
-    if not isinstance(payload, Mapping) or not payload:
-        raise error("a saved voice needs a non-empty payload (a dict of numeric numpy arrays)")
-    if len(payload) > MAX_ARRAYS:
-        raise error(f"a voice payload can hold at most {MAX_ARRAYS} arrays, got {len(payload)}")
-    arrays: dict[str, np.ndarray] = {}
-    total = 0
-    for key, value in payload.items():
-        if not isinstance(key, str) or not _ARRAY_KEY.fullmatch(key):
-            raise error(f"payload key {key!r} is not allowed (use letters, digits and '_', at most 64 characters)")
-        if not isinstance(value, np.ndarray) or value.dtype.kind not in _NUMERIC_KINDS or value.dtype.hasobject:
-            kind = value.dtype if isinstance(value, np.ndarray) else type(value).__name__
-            raise error(f"payload array {key!r} must be a numeric numpy array (bool/int/float/complex), not {kind}")
-        total += value.nbytes
-        if total > MAX_PAYLOAD_BYTES:
-            raise error(f"the voice payload is larger than {MAX_PAYLOAD_BYTES // (1024 * 1024)} MB")
-        arrays[key] = value if value.flags.c_contiguous else value.copy(order="C")
-    return arrays
-
-
-def _array_infos(arrays: Mapping[str, np.ndarray]) -> dict[str, ArrayInfo]:
-    return {key: ArrayInfo(tuple(int(n) for n in a.shape), a.dtype.str) for key, a in arrays.items()}
-
-
-def _infos_json(infos: Mapping[str, ArrayInfo]) -> str:
-    return json.dumps({k: {"shape": list(i.shape), "dtype": i.dtype} for k, i in infos.items()}, sort_keys=True)
-
-
-def _infos_from_json(text: str) -> dict[str, ArrayInfo]:
-    return {k: ArrayInfo(tuple(v["shape"]), v["dtype"]) for k, v in json.loads(text).items()}
-
-
-# --------------------------------------------------------------------------- zip + npy (de)coding
-
-
-def _zip_bytes(members: Iterable[tuple[str, bytes, int]]) -> bytes:
-    """A zip of ``(member name, data, compress type)`` with fixed timestamps."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for member, data, compress in members:
-            info = zipfile.ZipInfo(member, date_time=_ZIP_EPOCH)
-            info.compress_type = compress
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, data)
-    return buf.getvalue()
-
-
-def _npy_bytes(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.lib.format.write_array(buf, array, allow_pickle=False)
-    return buf.getvalue()
-
-
-def _encode_payload(arrays: Mapping[str, np.ndarray]) -> bytes:
-    """The payload file: an ``.npz`` (``np.load`` reads it) written without pickle."""
-    return _zip_bytes((f"{key}.npy", _npy_bytes(a), zipfile.ZIP_STORED) for key, a in arrays.items())
-
-
-def _precheck_zip(data: bytes, error: type[ParrotError]) -> None:
-    """Reject files whose central directory is too big before ``zipfile`` parses it into memory."""
-    eocd = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
-    if eocd < 0 or len(data) - eocd < 22:
-        raise error("not a Parrot voice file (not a zip archive)")
-    entries, directory_size = struct.unpack_from("<HI", data, eocd + 10)
-    if entries > MAX_ARRAYS + 1 or directory_size > 64 * 1024:
-        raise error(f"the voice file lists {entries} entries; a voice file has at most {MAX_ARRAYS + 1}")
-
-
-def _open_zip(
-    data: bytes, error: type[ParrotError], member_ok: Callable[[str], object]
-) -> tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]]:
-    """Open ``data`` as a zip and check every member: allowed name, no duplicates, no encryption, sane sizes."""
-    _precheck_zip(data, error)
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
-        raise error(f"not a Parrot voice file (unreadable zip: {exc})") from exc
-    members: dict[str, zipfile.ZipInfo] = {}
-    total = 0
-    for info in zf.infolist():
-        name = info.filename
-        if not member_ok(name):
-            raise error(f"unexpected entry {name!r} in the voice file")
-        if name in members:
-            raise error(f"duplicate entry {name!r} in the voice file")
-        if info.flag_bits & 0x1:
-            raise error(f"entry {name!r} in the voice file is encrypted")
-        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise error(f"entry {name!r} uses an unsupported compression method ({info.compress_type})")
-        total += info.file_size
-        if total > MAX_FILE_BYTES:
-            raise error(f"the voice file unpacks to more than {MAX_FILE_BYTES // (1024 * 1024)} MB")
-        members[name] = info
-    return zf, members
-
-
-def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, error: type[ParrotError]) -> bytes:
-    """Read one member, never more than ``limit`` bytes (zipfile also stops at the declared size + checks CRC)."""
-    if info.file_size > limit:
-        raise error(f"entry {info.filename!r} is larger than {limit} bytes")
-    try:
-        with zf.open(info) as fp:
-            data = fp.read(limit + 1)
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, RuntimeError) as exc:
-        raise error(f"entry {info.filename!r} is corrupt: {exc}") from exc
-    if len(data) != info.file_size:
-        raise error(f"entry {info.filename!r} is corrupt (size does not match the zip directory)")
-    return data
-
-
-def _load_npy(raw: bytes, member: str, error: type[ParrotError]) -> np.ndarray:
-    """Parse one ``.npy`` without pickle, checking that the header's shape matches the data actually present."""
-    fp = io.BytesIO(raw)
-    try:
-        version = np.lib.format.read_magic(fp)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fp)
-        elif version == (2, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp)
-        else:
-            raise ValueError(f"unsupported .npy version {version}")
-    except (ValueError, OSError, EOFError, TypeError, SyntaxError) as exc:
-        raise error(f"entry {member!r} is not a valid numpy array: {exc}") from exc
-    if dtype.hasobject or dtype.kind not in _NUMERIC_KINDS:
-        raise error(f"entry {member!r} holds {dtype} data; only numeric arrays are allowed (no objects or pickles)")
-    if len(shape) > MAX_ARRAY_DIMS:
-        raise error(f"entry {member!r} has {len(shape)} dimensions")
-    count = math.prod(shape)
-    if len(raw) - fp.tell() != count * dtype.itemsize:
-        raise error(f"entry {member!r} is corrupt: its header declares shape {shape} but the data size differs")
-    if count == 0:
-        return np.empty(shape, dtype=dtype)
-    flat = np.frombuffer(raw, dtype=dtype, count=count, offset=fp.tell())
-    return flat.reshape(shape, order="F" if fortran else "C").copy(order="C")
-
-
-def _array_member(prefix: str) -> re.Pattern[str]:
-    """Zip member names allowed for arrays: ``<prefix><key>.npy``."""
-    return re.compile(re.escape(prefix) + r"([A-Za-z_][A-Za-z0-9_]{0,63})\.npy")
-
-
-def _arrays_from_zip(
-    zf: zipfile.ZipFile, members: Mapping[str, zipfile.ZipInfo], pattern: re.Pattern[str], error: type[ParrotError]
-) -> dict[str, np.ndarray]:
-    arrays: dict[str, np.ndarray] = {}
-    for name, info in members.items():
-        match = pattern.fullmatch(name)
-        if match:
-            raw = _read_member(zf, info, MAX_PAYLOAD_BYTES + 64 * 1024, error)
-            arrays[match.group(1)] = _load_npy(raw, name, error)
-    return _check_arrays(arrays, error)
-
-
-def _decode_payload(data: bytes, error: type[ParrotError]) -> dict[str, np.ndarray]:
-    """Read a payload ``.npz`` written by :func:`_encode_payload`."""
-    pattern = _array_member("")
-    zf, members = _open_zip(data, error, pattern.fullmatch)
-    return _arrays_from_zip(zf, members, pattern, error)
-
-
-def encode_voice_file(voice: Voice) -> bytes:
-    """The shareable voice file for ``voice`` (see the module docstring for the format)."""
-    arrays = _check_arrays(voice.payload)
-    fields = _voice_fields(voice)
-    doc = {
-        "format": FORMAT_NAME,
-        "version": FORMAT_VERSION,
-        "name": validate_name(voice.name),
-        **fields,
-        "meta": json.loads(fields["meta"]),
-        "arrays": json.loads(_infos_json(_array_infos(arrays))),
-    }
-    text = json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True).encode()
-    members = [(_VOICE_JSON, text, zipfile.ZIP_DEFLATED)]
-    members += [(f"{_ARRAYS_PREFIX}{key}.npy", _npy_bytes(a), zipfile.ZIP_STORED) for key, a in arrays.items()]
-    return _zip_bytes(members)
-
-
-def decode_voice_file(data: bytes, *, name: str | None = None) -> Voice:
-    """Validate a shareable voice file and return its ``Voice``; anything wrong raises ``InputError``.
-
-    Checks: total size, zip directory size, member names (only ``voice.json`` and ``arrays/<key>.npy``),
-    duplicates, encryption, declared and actual unpacked sizes (zip bombs), format name and version, required
-    fields and their types, numeric non-object arrays (never unpickled) matching ``voice.json``, and the name.
-    ``name`` replaces the name stored in the file (it must be valid too).
-    """
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise InputError(f"a voice file must be bytes, not {type(data).__name__}")
-    data = bytes(data)
-    if len(data) > MAX_FILE_BYTES:
-        raise InputError(f"the voice file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
-    pattern = _array_member(_ARRAYS_PREFIX)
-    zf, members = _open_zip(data, InputError, lambda member: member == _VOICE_JSON or pattern.fullmatch(member))
-    if _VOICE_JSON not in members:
-        raise InputError(f"not a Parrot voice file ({_VOICE_JSON} is missing)")
-    doc = _parse_voice_json(_read_member(zf, members[_VOICE_JSON], MAX_JSON_BYTES * 2, InputError))
-    voice = Voice(
-        name=validate_name(name if name is not None else doc.get("name")),
-        engine=_check_text(doc.get("engine"), "engine"),
-        kind=_check_text(doc.get("kind"), "kind"),
-        payload={},
-        gender=_check_optional(doc.get("gender"), "gender"),
-        language=_check_optional(doc.get("language"), "language"),
-        description=_check_description(doc.get("description", "")),
-        meta=json.loads(_meta_json(doc.get("meta", {}))),
-    )
-    arrays = _arrays_from_zip(zf, members, pattern, InputError)
-    _check_declared(doc["arrays"], arrays)
-    return replace(voice, payload=arrays)
-
-
-def _check_declared(declared: object, arrays: Mapping[str, np.ndarray]) -> None:
-    """The arrays a voice file contains must be exactly those its ``voice.json`` describes."""
-    if not isinstance(declared, dict) or set(declared) != set(arrays):
-        raise InputError(f"the voice file's {_VOICE_JSON} 'arrays' does not match the arrays it contains")
-    for key, info in _array_infos(arrays).items():
-        spec = declared[key]
-        if not isinstance(spec, dict) or spec.get("shape") != list(info.shape) or spec.get("dtype") != info.dtype:
-            raise InputError(f"the voice file's array {key!r} does not match its description in {_VOICE_JSON}")
-
-
-def _parse_voice_json(raw: bytes) -> dict[str, Any]:
-    try:
-        doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise InputError(f"the voice file's {_VOICE_JSON} is not valid UTF-8 JSON: {exc}") from exc
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
-        raise InputError(f'not a Parrot voice file ({_VOICE_JSON} lacks "format": "{FORMAT_NAME}")')
-    version = doc.get("version")
-    if version != FORMAT_VERSION:
-        raise InputError(
-            f"unsupported voice file version {version!r}; this Parrot reads version {FORMAT_VERSION}"
-            + (" (the file comes from a newer Parrot: upgrade to import it)" if isinstance(version, int) else "")
-        )
-    missing = [f for f in ("engine", "kind", "arrays") if f not in doc]
-    if missing:
-        raise InputError(f"the voice file's {_VOICE_JSON} is missing required field(s): {', '.join(missing)}")
-    return doc
-
-
-# ------------------------------------------------------------------------------------ file helpers
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename in ``directory`` durable (a no-op where directories cannot be opened, e.g. Windows)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a fsynced temp file in the same directory and ``os.replace``."""
-    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=path.suffix, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -506,6 +142,50 @@ def _commit(conn: sqlite3.Connection) -> None:
     conn.execute("COMMIT")
 
 
+# ------------------------------------------------------------------------------------------ health
+
+
+@dataclass(frozen=True)
+class LibraryHealth:
+    """The state of the library for ``/healthz`` and the log. ``ok`` is False while the index is unreadable
+    (saved voices are then served read-only from their payload files); ``problems`` says what is wrong or what
+    opening the library had to fix. Names only, never server paths."""
+
+    ok: bool
+    problems: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "problems": list(self.problems)}
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What :meth:`VoiceStore.check` found (``problems``) and what :meth:`VoiceStore.repair` did (``repaired``)."""
+
+    voices: int  # saved voices that read back intact
+    problems: tuple[str, ...]
+    repaired: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class _Found:
+    """One payload file as found on disk: readable with its metadata, readable without (older), or not at all."""
+
+    payload_id: str
+    sha256: str
+    stored: StoredPayload | None
+    error: str | None = None
+
+
+def _user_kind(kind: str) -> str:
+    """Saved voices are user voices: a file claiming to be built-in ("stock", "pretrained") is saved as "cloned"."""
+    return "cloned" if kind in BUILTIN_KINDS else kind
+
+
 # ------------------------------------------------------------------------------------------ store
 
 
@@ -513,20 +193,38 @@ class VoiceStore:
     """Saved voices in ``root`` (``library.sqlite3`` + ``payloads/``); safe across threads and processes.
 
     ``reserved`` names (e.g. the stock voices) cannot be used for saved voices, ignoring case.
+
+    Opening never deletes what it cannot prove is garbage: with the index missing it is rebuilt from the
+    payload files (each carries its voice's metadata); files that cannot be re-indexed go to ``quarantine/``.
+    With the index corrupt, opening still succeeds: :meth:`health` reports the damage, saved voices are served
+    read-only from their payloads, and :meth:`repair` (``parrot voices check --repair``) rebuilds the index.
+    The directories are kept private (0700) and the files 0600 (voices are biometric data).
     """
 
     def __init__(self, root: Path, *, reserved: Iterable[str] = frozenset()) -> None:
         self.root = Path(root)
         self._db_path = self.root / _DB_NAME
         self._payload_dir = self.root / _PAYLOAD_DIR
+        self._quarantine_dir = self.root / _QUARANTINE_DIR
         self._reserved = frozenset(_key(n) for n in reserved)
         self._lock = threading.RLock()
+        self._damage: str | None = None  # why the index is unusable
+        self._fallback: dict[str, tuple[str, VoiceRecord]] = {}  # key -> (payload id, record) while damaged
+        self._notes: list[str] = []  # what opening fixed, for health()
         try:
-            self._payload_dir.mkdir(parents=True, exist_ok=True)
+            self.root.parent.mkdir(parents=True, exist_ok=True)
+            self.root.mkdir(mode=0o700, exist_ok=True)
+            self._payload_dir.mkdir(mode=0o700, exist_ok=True)
         except OSError as exc:
-            raise ParrotError(f"cannot create the voice library directory {self._payload_dir}: {exc}") from exc
-        self._init_db()
-        self.cleanup()
+            log.error("cannot create the voice library directory %s: %s", self._payload_dir, exc)
+            raise ParrotError(f"cannot create the voice library directory: {exc.strerror}") from exc
+        self._secure()
+        try:
+            if self._init_db():
+                self._rebuild_index("the voice library index was missing")
+            self.cleanup()
+        except LibraryDamagedError as exc:
+            self._mark_damaged(exc)
 
     @classmethod
     def for_data_dir(cls, data_dir: Path, *, reserved: Iterable[str] = frozenset()) -> VoiceStore:
@@ -537,11 +235,13 @@ class VoiceStore:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        """A fresh connection for one call; SQLite errors become ``ParrotError``."""
+        """A fresh connection for one call; SQLite errors become ``ParrotError`` (corruption:
+        ``LibraryDamagedError``). Server paths go to the log, not into messages."""
         try:
             conn = sqlite3.connect(self._db_path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         except sqlite3.Error as exc:
-            raise ParrotError(f"cannot open the voice library {self._db_path}: {exc}") from exc
+            log.error("cannot open the voice library %s: %s", self._db_path, exc)
+            raise ParrotError(f"cannot open the voice library: {exc}") from exc
         try:
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA synchronous=FULL")  # a committed delete must never be lost after its unlink
@@ -549,15 +249,21 @@ class VoiceStore:
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
                 raise ParrotError(f"the voice library is busy (locked for over {BUSY_TIMEOUT_S:g} s); retry") from exc
-            raise ParrotError(f"voice library error ({self._db_path}): {exc}") from exc
-        except sqlite3.Error as exc:
-            raise ParrotError(f"voice library error ({self._db_path}): {exc}") from exc
+            log.error("voice library error (%s): %s", self._db_path, exc)
+            raise ParrotError(f"voice library error: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            if type(exc) is not sqlite3.DatabaseError:  # integrity/programming errors: bugs, not damage
+                raise ParrotError(f"voice library error: {exc}") from exc
+            log.error("the voice library index %s is damaged: %s", self._db_path, exc)
+            raise LibraryDamagedError(f"the voice library index is damaged ({exc}); {_REPAIR_HINT}") from exc
         finally:
             conn.close()
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """Thread lock + ``BEGIN IMMEDIATE`` (the cross-process write lock); commits if the block succeeds."""
+        if self._damage is not None:
+            raise LibraryDamagedError(f"the voice library index is damaged, so it is read-only; {_REPAIR_HINT}")
         with self._lock, self._connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -569,16 +275,48 @@ class VoiceStore:
                         conn.execute("ROLLBACK")
                 raise
 
-    def _init_db(self) -> None:
+    def _init_db(self) -> bool:
+        """Open (or create) the index; returns True if it had no voices table (new, missing or emptied)."""
+        fresh = not self._db_path.exists()
         with self._lock, self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")  # persistent; readers never block the writer
+            check = conn.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise LibraryDamagedError(f"the voice library index is damaged ({check}); {_REPAIR_HINT}")
+        if fresh:
+            make_private(self._db_path, 0o600)
         with self._write() as conn:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise ParrotError(f"the voice library {self._db_path} comes from a newer Parrot (schema {version})")
+                raise ParrotError(f"the voice library comes from a newer Parrot (schema {version}); upgrade Parrot")
+            missing = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'voices'").fetchone() is None
             conn.execute(_SCHEMA)
             if version < SCHEMA_VERSION:
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        return missing
+
+    def _secure(self) -> None:
+        """Directories 0700, files 0600; anything that was readable by others is fixed and logged."""
+        fixed = [d for d in (self.root, self._payload_dir, self._quarantine_dir) if make_private(d, 0o700)]
+        files = [self._db_path, *(self._db_path.with_name(_DB_NAME + s) for s in ("-wal", "-shm"))]
+        with suppress(OSError):
+            files += [Path(e.path) for e in os.scandir(self._payload_dir) if e.is_file()]
+        fixed += [f for f in files if make_private(f, 0o600)]
+        if fixed:
+            log.warning("made %d voice library file(s) private (0700/0600) under %s", len(fixed), self.root)
+            self._notes.append(f"made {len(fixed)} voice library file(s) private; they were readable by others")
+
+    def _mark_damaged(self, exc: LibraryDamagedError) -> None:
+        self._damage = str(exc)
+        log.error("%s; saved voices are served read-only from their payload files", exc)
+        entries: dict[str, tuple[str, VoiceRecord]] = {}
+        for found in self._scan():
+            record = self._found_record(found)
+            if record is not None:
+                key = _key(record.voice.name)
+                if key not in entries or entries[key][1].updated_at < record.updated_at:
+                    entries[key] = (found.payload_id, record)
+        self._fallback = dict(sorted(entries.items()))
 
     def _payload_path(self, payload_id: str) -> Path:
         return self._payload_dir / f"{payload_id}.npz"
@@ -586,14 +324,29 @@ class VoiceStore:
     def _place_payload(self, payload_id: str, blob: bytes) -> None:
         """Durably write a payload file (only ever called inside ``_write``, i.e. holding the write lock)."""
         try:
-            _atomic_write(self._payload_path(payload_id), blob)
+            write_atomically(self._payload_path(payload_id), blob, mode=0o600)
         except OSError as exc:
-            raise ParrotError(f"could not write the voice payload into {self._payload_dir}: {exc}") from exc
+            log.error("could not write the voice payload %s: %s", self._payload_path(payload_id), exc)
+            raise ParrotError(f"could not write the voice payload: {exc.strerror or exc}") from exc
 
     def _unlink_payload(self, payload_id: str) -> None:
         """Delete a payload file no committed row references (failure only leaves a harmless orphan)."""
         with suppress(OSError):
             self._payload_path(payload_id).unlink(missing_ok=True)
+
+    def _quarantine(self, path: Path) -> bool:
+        """Move a file the library cannot use (and cannot prove is garbage) into ``quarantine/``."""
+        try:
+            self._quarantine_dir.mkdir(mode=0o700, exist_ok=True)
+            target = self._quarantine_dir / path.name
+            if target.exists():
+                target = self._quarantine_dir / f"{path.name}.{uuid.uuid4().hex[:8]}"
+            os.replace(path, target)
+        except OSError as exc:
+            log.error("could not move %s into quarantine: %s", path, exc)
+            return False
+        log.warning("moved %s into %s", path, self._quarantine_dir)
+        return True
 
     def _discard_unreferenced(self, payload_id: str) -> None:
         """After a failed save: delete the new payload unless the row was committed after all."""
@@ -610,11 +363,17 @@ class VoiceStore:
     def _check_new_name(self, name: object) -> str:
         name = validate_name(name)
         if _key(name) in self._reserved:
-            raise InputError(f"{name!r} is the name of a built-in voice; choose another name for a saved voice")
+            raise VoiceExistsError(f"{name!r} is the name of a built-in voice; choose another name for a saved voice")
         return name
 
-    def _unknown(self, conn: sqlite3.Connection, name: str) -> UnknownVoiceError:
-        names = [r["name"] for r in conn.execute("SELECT name FROM voices ORDER BY key")]
+    def _names(self) -> builtins.list[str]:
+        if self._damage is not None:
+            return [record.voice.name for _, record in self._fallback.values()]
+        with self._connect() as conn:
+            return [r["name"] for r in conn.execute("SELECT name FROM voices ORDER BY key")]
+
+    def _unknown(self, name: str) -> UnknownVoiceError:
+        names = self._names()
         by_key = {_key(n): n for n in names}
         close = [by_key[k] for k in difflib.get_close_matches(_key(name), list(by_key), n=3, cutoff=0.6)]
         message = f"no saved voice named {name!r}"
@@ -630,7 +389,7 @@ class VoiceStore:
     def _row(self, conn: sqlite3.Connection, name: str) -> sqlite3.Row:
         row = conn.execute("SELECT * FROM voices WHERE key = ?", (_lookup_key(name),)).fetchone()
         if row is None:
-            raise self._unknown(conn, name)
+            raise self._unknown(name)
         return row
 
     @staticmethod
@@ -638,79 +397,139 @@ class VoiceStore:
         voice = Voice(
             name=row["name"],
             engine=row["engine"],
-            kind=row["kind"],
+            kind=_user_kind(row["kind"]),
             payload=payload if payload is not None else {},
             gender=row["gender"],
             language=row["language"],
             description=row["description"],
             meta=json.loads(row["meta"]),
         )
-        arrays = _infos_from_json(row["payload_arrays"])
+        arrays = infos_from_json(row["payload_arrays"])
         return VoiceRecord(voice, row["created_at"], row["updated_at"], row["payload_sha256"], arrays)
 
     def _load(self, row: sqlite3.Row) -> dict[str, np.ndarray]:
-        """Read, checksum and decode a row's payload (``FileNotFoundError`` passes through for ``get`` to retry)."""
+        """Read, checksum, decode and check a row's payload (``FileNotFoundError`` passes through for ``get``)."""
         path = self._payload_path(row["payload_id"])
         blob = path.read_bytes()
-        damaged = f"the saved voice {row['name']!r} is damaged: its payload file {path}"
+        damaged = f"the saved voice {row['name']!r} is damaged: its payload file"
         if hashlib.sha256(blob).hexdigest() != row["payload_sha256"]:
-            raise CorruptVoiceError(f"{damaged} does not match its checksum; delete the voice and save it again")
-        arrays = _decode_payload(blob, CorruptVoiceError)
-        if _array_infos(arrays) != _infos_from_json(row["payload_arrays"]):
-            raise CorruptVoiceError(f"{damaged} does not hold the arrays the library recorded")
+            log.error("payload %s of voice %r does not match its checksum", path, row["name"])
+            raise CorruptVoiceError(f"{damaged} does not match its checksum; {_REPAIR_HINT}")
+        try:
+            arrays = decode_payload(blob, row["engine"]).arrays
+        except CorruptVoiceError as exc:
+            log.error("payload %s of voice %r is unreadable: %s", path, row["name"], exc)
+            raise CorruptVoiceError(f"{damaged} is unreadable ({exc}); {_REPAIR_HINT}") from exc
+        if array_infos(arrays) != infos_from_json(row["payload_arrays"]):
+            raise CorruptVoiceError(f"{damaged} does not hold the arrays the library recorded; {_REPAIR_HINT}")
         return arrays
 
+    def _scan(self) -> Iterator[_Found]:
+        """Every payload file, read and checked (the slow path: rebuilding, checking, serving a damaged index)."""
+        with suppress(FileNotFoundError):
+            for entry in sorted(os.scandir(self._payload_dir), key=lambda e: e.name):
+                if not _PAYLOAD_FILE.fullmatch(entry.name):
+                    continue
+                payload_id = entry.name[:-4]
+                try:
+                    blob = Path(entry.path).read_bytes()
+                    yield _Found(payload_id, hashlib.sha256(blob).hexdigest(), decode_payload(blob))
+                except (OSError, CorruptVoiceError) as exc:
+                    yield _Found(payload_id, "", None, str(exc))
+
+    @staticmethod
+    def _found_record(found: _Found) -> VoiceRecord | None:
+        """The record a payload file describes (None: unreadable, or written before payloads carried metadata)."""
+        stored = found.stored
+        if stored is None or stored.voice is None or stored.created_at is None or stored.updated_at is None:
+            return None
+        voice = replace(stored.voice, kind=_user_kind(stored.voice.kind), payload={})
+        return VoiceRecord(voice, stored.created_at, stored.updated_at, found.sha256, array_infos(stored.arrays))
+
     # -- public API -------------------------------------------------------------------------------
+
+    def health(self) -> LibraryHealth:
+        """Whether the index is usable, and what is wrong or was fixed on opening (for ``/healthz``)."""
+        problems = ([self._damage] if self._damage else []) + self._notes
+        return LibraryHealth(self._damage is None, tuple(problems))
 
     def save(self, voice: Voice, *, overwrite: bool = False) -> Voice:
         """Store ``voice`` under its (validated, NFC) name and return it as stored.
 
-        A name that exists (ignoring case) raises ``InputError`` unless ``overwrite``; overwriting keeps
+        A name that exists (ignoring case) raises ``VoiceExistsError`` unless ``overwrite``; overwriting keeps
         ``created_at`` and takes the new spelling of the name. The payload goes to a new file, the row is
-        committed, and only then is the replaced payload file deleted.
+        committed, and only then is the replaced payload file deleted. Saved voices are user voices: a
+        ``kind`` of a built-in voice ("stock", "pretrained") is saved as "cloned".
         """
-        name = self._check_new_name(voice.name)
-        fields = _voice_fields(voice)
-        arrays = _check_arrays(voice.payload)
-        blob = _encode_payload(arrays)
-        columns = {
-            "key": _key(name),
-            "name": name,
-            "payload_id": uuid.uuid4().hex,
-            "payload_sha256": hashlib.sha256(blob).hexdigest(),
-            "payload_arrays": _infos_json(_array_infos(arrays)),
-            **fields,
-            "updated_at": _now(),
-        }
+        voice = replace(voice, name=self._check_new_name(voice.name), kind=_user_kind(voice.kind))
+        check_arrays(voice.payload, voice.engine)  # before taking the write lock
+        return self._put(voice, replaces=None, overwrite=overwrite)
+
+    def _put(self, voice: Voice, *, replaces: str | None, overwrite: bool) -> Voice:
+        """Write ``voice``'s payload file, then its row, in one transaction; ``replaces`` is the key of the row it
+        takes over (a rename). Replaced payload files are deleted only after the commit."""
+        key = _key(voice.name)
+        payload_id = uuid.uuid4().hex
         try:
             with self._write() as conn:
-                old_id = self._upsert(conn, columns, blob, overwrite=overwrite)
+                row = conn.execute("SELECT * FROM voices WHERE key = ?", (key,)).fetchone()
+                if replaces is None:
+                    old = row
+                    if row is not None and not overwrite:
+                        raise VoiceExistsError(
+                            f"a saved voice named {row['name']!r} already exists; overwrite it or choose another name"
+                        )
+                else:
+                    old = self._row(conn, replaces)
+                    if row is not None and row["key"] != old["key"]:
+                        raise VoiceExistsError(
+                            f"cannot rename {old['name']!r} to {voice.name!r}: a saved voice named {row['name']!r} "
+                            "already exists (delete it first or choose another name)"
+                        )
+                now = _now()
+                created = old["created_at"] if old is not None else now
+                blob = encode_payload(voice, created_at=created, updated_at=now)
+                stored = decode_payload(blob)
+                self._place_payload(payload_id, blob)
+                stale = {r["payload_id"] for r in (row, old) if r is not None}
+                conn.execute("DELETE FROM voices WHERE key IN (?, ?)", (key, old["key"] if old is not None else key))
+                infos = array_infos(stored.arrays)
+                self._insert(conn, voice, payload_id, hashlib.sha256(blob).hexdigest(), infos, created, now)
         except BaseException:
-            self._discard_unreferenced(columns["payload_id"])
+            self._discard_unreferenced(payload_id)
             raise
-        if old_id is not None:
-            self._unlink_payload(old_id)
-        return Voice(payload=arrays, **{**fields, "name": name, "meta": json.loads(fields["meta"])})
+        for stale_id in stale:
+            self._unlink_payload(stale_id)
+        assert stored.voice is not None
+        return stored.voice
 
-    def _upsert(self, conn: sqlite3.Connection, columns: dict[str, Any], blob: bytes, *, overwrite: bool) -> str | None:
-        """Inside ``_write``: place the payload file, then insert or update the row; returns the replaced payload id."""
-        row = conn.execute("SELECT name, payload_id FROM voices WHERE key = ?", (columns["key"],)).fetchone()
-        if row is not None and not overwrite:
-            raise InputError(f"a saved voice named {row['name']!r} already exists; overwrite it or choose another name")
-        self._place_payload(columns["payload_id"], blob)
-        if row is None:
-            columns = {**columns, "created_at": columns["updated_at"]}
-            names = ", ".join(columns)
-            conn.execute(
-                f"INSERT INTO voices ({names}) VALUES ({', '.join('?' * len(columns))})", tuple(columns.values())
-            )
-            return None
-        assignments = ", ".join(f"{column} = ?" for column in columns)
-        conn.execute(f"UPDATE voices SET {assignments} WHERE key = ?", (*columns.values(), columns["key"]))
-        return row["payload_id"]
+    @staticmethod
+    def _insert(
+        conn: sqlite3.Connection,
+        voice: Voice,
+        payload_id: str,
+        sha256: str,
+        infos: dict[str, ArrayInfo],
+        created_at: str,
+        updated_at: str,
+    ) -> None:
+        columns = {
+            "key": _key(voice.name),
+            "name": voice.name,
+            "payload_id": payload_id,
+            "payload_sha256": sha256,
+            "payload_arrays": infos_json(infos),
+            **voice_fields(voice),
+            "created_at": created_at,
+            "updated_at": updated_at,
+        }
+        names = ", ".join(columns)
+        conn.execute(f"INSERT INTO voices ({names}) VALUES ({', '.join('?' * len(columns))})", tuple(columns.values()))
 
     def get(self, name: str) -> Voice:
         """The saved voice ``name`` (any case) with its payload; ``UnknownVoiceError`` lists similar names."""
+        if self._damage is not None:
+            return self._get_fallback(name)
         with self._connect() as conn:
             row = self._row(conn, name)
             for _ in range(3):
@@ -721,20 +540,39 @@ class VoiceStore:
                     if fresh["payload_id"] == row["payload_id"]:
                         break
                     row = fresh
+        log.error("the payload file %s of voice %r is missing", self._payload_path(row["payload_id"]), row["name"])
         raise CorruptVoiceError(
-            f"the saved voice {row['name']!r} is damaged: its payload file {self._payload_path(row['payload_id'])} "
-            "is missing; delete the voice and save it again"
+            f"the saved voice {row['name']!r} is damaged: its payload file is missing; delete the voice and save "
+            f"it again ({_REPAIR_HINT})"
         )
+
+    def _get_fallback(self, name: str) -> Voice:
+        entry = self._fallback.get(_lookup_key(name))
+        if entry is None:
+            raise self._unknown(name)
+        payload_id, record = entry
+        try:
+            stored = decode_payload(self._payload_path(payload_id).read_bytes())
+        except (OSError, CorruptVoiceError) as exc:
+            log.error(
+                "payload %s of voice %r is unreadable: %s", self._payload_path(payload_id), record.voice.name, exc
+            )
+            raise CorruptVoiceError(f"the saved voice {record.voice.name!r} is damaged; {_REPAIR_HINT}") from exc
+        return replace(record.voice, payload=stored.arrays)
 
     def exists(self, name: str) -> bool:
         """Whether a voice with this name (ignoring case) is saved."""
         if not isinstance(name, str):
             return False
+        if self._damage is not None:
+            return _key(name) in self._fallback
         with self._connect() as conn:
             return conn.execute("SELECT 1 FROM voices WHERE key = ?", (_key(name),)).fetchone() is not None
 
     def records(self) -> builtins.list[VoiceRecord]:
         """Metadata of every saved voice (timestamps, checksum, array shapes), sorted by name; no payloads read."""
+        if self._damage is not None:
+            return [record for _, record in self._fallback.values()]
         with self._connect() as conn:
             return [self._record(row) for row in conn.execute("SELECT * FROM voices ORDER BY key")]
 
@@ -743,23 +581,12 @@ class VoiceStore:
         return [record.voice for record in self.records()]
 
     def rename(self, old: str, new: str) -> Voice:
-        """Rename a saved voice (a change of case only is allowed); returns it with an empty payload."""
+        """Rename a saved voice (a change of case only is allowed); returns it with an empty payload.
+
+        The payload file is rewritten too (it carries the name, so the index can be rebuilt from it)."""
         new_name = self._check_new_name(new)
-        with self._write() as conn:
-            row = self._row(conn, old)
-            if _key(new_name) != row["key"]:
-                clash = conn.execute("SELECT name FROM voices WHERE key = ?", (_key(new_name),)).fetchone()
-                if clash is not None:
-                    raise InputError(
-                        f"cannot rename {row['name']!r} to {new_name!r}: a saved voice named {clash['name']!r} "
-                        "already exists (delete it first or choose another name)"
-                    )
-            conn.execute(
-                "UPDATE voices SET key=?, name=?, updated_at=? WHERE key=?",
-                (_key(new_name), new_name, _now(), row["key"]),
-            )
-            renamed = conn.execute("SELECT * FROM voices WHERE key = ?", (_key(new_name),)).fetchone()
-        return self._record(renamed).voice
+        voice = self.get(old)
+        return replace(self._put(replace(voice, name=new_name), replaces=old, overwrite=False), payload={})
 
     def delete(self, name: str) -> None:
         """Delete a saved voice (``UnknownVoiceError`` if there is none)."""
@@ -773,14 +600,15 @@ class VoiceStore:
         return encode_voice_file(self.get(name))
 
     def import_(self, data: bytes, *, name: str | None = None, overwrite: bool = False) -> Voice:
-        """Validate a voice file (see :func:`decode_voice_file`) and save it, optionally under another name."""
+        """Validate a voice file (see :func:`decode_voice_file`) and save it, optionally under another name.
+        An imported voice is always a user voice, whatever ``kind`` the file claims."""
         return self.save(decode_voice_file(data, name=name), overwrite=overwrite)
 
     def export_to(self, name: str, path: Path) -> Path:
         """Write :meth:`export` to ``path`` atomically; returns the path."""
         path = Path(path)
         try:
-            _atomic_write(path, self.export(name))
+            write_atomically(path, self.export(name), mode=0o600)
         except OSError as exc:
             raise ParrotError(f"could not write the voice file {path}: {exc}") from exc
         return path
@@ -796,14 +624,206 @@ class VoiceStore:
         return self.import_(data, name=name, overwrite=overwrite)
 
     def cleanup(self) -> int:
-        """Remove temp files and payloads no row references (runs on open); returns how many were removed."""
+        """Tidy ``payloads/`` (runs on open); returns how many files were removed or quarantined.
+
+        Temp files are deleted (a crashed write). A payload no row references is deleted only when it is proven
+        garbage: it names a voice whose row is newer (it was replaced). Any other unreferenced payload (a voice
+        the index does not know) goes to ``quarantine/``, never deleted.
+        """
         removed = 0
         with self._write() as conn:
-            referenced = {row["payload_id"] for row in conn.execute("SELECT payload_id FROM voices")}
+            rows = {r["payload_id"]: r for r in conn.execute("SELECT payload_id, key, updated_at FROM voices")}
+            newest = {r["key"]: r["updated_at"] for r in rows.values()}
             for entry in os.scandir(self._payload_dir):
-                orphan = _PAYLOAD_FILE.fullmatch(entry.name) and entry.name[:-4] not in referenced
-                if entry.name.startswith(_TMP_PREFIX) or orphan:
+                if entry.name.startswith(TEMP_PREFIX):
                     with suppress(OSError):
                         os.unlink(entry.path)
                         removed += 1
+                elif _PAYLOAD_FILE.fullmatch(entry.name) and entry.name[:-4] not in rows:
+                    removed += self._tidy_orphan(Path(entry.path), newest)
         return removed
+
+    def _tidy_orphan(self, path: Path, newest: dict[str, str]) -> int:
+        try:
+            stored = decode_payload(path.read_bytes())
+        except (OSError, CorruptVoiceError):
+            stored = None
+        voice = stored.voice if stored is not None else None
+        if voice is not None and stored is not None and newest.get(_key(voice.name), "") >= (stored.updated_at or ""):
+            with suppress(OSError):
+                path.unlink()
+                return 1
+            return 0
+        if self._quarantine(path):
+            self._notes.append(f"moved payload {path.stem} (a voice the index does not know) into quarantine")
+            return 1
+        return 0
+
+    # -- rebuilding, checking, repairing -----------------------------------------------------------
+
+    def _rebuild_index(self, reason: str) -> builtins.list[str]:
+        """Fill an empty index from the payload files (newest version of each name wins); payloads that cannot
+        be indexed (unreadable, without metadata, an older version, a reserved name) go to quarantine."""
+        keep: dict[str, tuple[_Found, VoiceRecord]] = {}
+        rejected: builtins.list[str] = []
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM voices LIMIT 1").fetchone() is not None:
+                return []  # not empty (another process rebuilt it first)
+            for found in self._scan():
+                record = self._found_record(found)
+                key = _key(record.voice.name) if record is not None else ""
+                if record is None or key in self._reserved:
+                    rejected.append(found.payload_id)
+                    continue
+                if key in keep and keep[key][1].updated_at >= record.updated_at:
+                    rejected.append(found.payload_id)
+                    continue
+                if key in keep:
+                    rejected.append(keep[key][0].payload_id)
+                keep[key] = (found, record)
+            for found, record in keep.values():
+                voice = record.voice
+                self._insert(
+                    conn, voice, found.payload_id, found.sha256, record.arrays, record.created_at, record.updated_at
+                )
+        moved = sum(self._quarantine(self._payload_path(payload_id)) for payload_id in rejected)
+        if not keep and not rejected:
+            return []
+        actions = [f"{reason}: rebuilt it from the payload files ({len(keep)} voice(s))"]
+        if moved:
+            actions.append(f"moved {moved} payload file(s) that could not be indexed into quarantine")
+        for action in actions:
+            log.warning("voice library %s: %s", self.root, action)
+        self._notes += actions
+        return actions
+
+    def check(self) -> CheckReport:
+        """Read everything back: the index's integrity, every voice's payload (checksum, arrays, the engine's
+        schema), payload files no voice references, leftovers and permissions. Changes nothing."""
+        problems: builtins.list[str] = []
+        intact = 0
+        if self._damage is None:
+            try:
+                with self._connect() as conn:
+                    check = conn.execute("PRAGMA quick_check").fetchone()[0]
+                    rows = builtins.list(conn.execute("SELECT * FROM voices ORDER BY key"))
+                if check != "ok":
+                    problems.append(f"the voice library index is damaged ({check})")
+            except LibraryDamagedError as exc:
+                problems.append(str(exc))
+                rows = []
+        else:
+            problems.append(self._damage)
+            rows = []
+        for row in rows:
+            problem = self._row_problem(row)
+            if problem is None:
+                intact += 1
+            else:
+                problems.append(f"voice {row['name']!r}: {problem}")
+        if self._damage is not None:
+            intact = len(self._fallback)
+        referenced = {row["payload_id"] for row in rows}
+        with suppress(FileNotFoundError):
+            for entry in sorted(os.scandir(self._payload_dir), key=lambda e: e.name):
+                if entry.name.startswith(TEMP_PREFIX):
+                    problems.append(f"a leftover temp file {entry.name} (from an interrupted write)")
+                elif _PAYLOAD_FILE.fullmatch(entry.name) and rows and entry.name[:-4] not in referenced:
+                    problems.append(f"payload {entry.name[:-4]} belongs to no voice in the index")
+        if self._not_private():
+            problems.append(f"{len(self._not_private())} voice library file(s) are readable by other users")
+        return CheckReport(intact, tuple(problems))
+
+    def _row_problem(self, row: sqlite3.Row) -> str | None:
+        try:
+            self._load(row)
+            stored = decode_payload(self._payload_path(row["payload_id"]).read_bytes())
+        except FileNotFoundError:
+            return "its payload file is missing"
+        except (OSError, CorruptVoiceError) as exc:
+            return str(exc).replace(f"; {_REPAIR_HINT}", "")
+        if stored.voice is None:
+            return "its payload file predates payload metadata (the index could not be rebuilt from it)"
+        return None
+
+    def _not_private(self) -> builtins.list[Path]:
+        paths = [self.root, self._payload_dir, self._quarantine_dir, self._db_path]
+        with suppress(OSError):
+            paths += [Path(e.path) for e in os.scandir(self._payload_dir)]
+        out = []
+        for path in paths:
+            with suppress(OSError):
+                if path.stat().st_mode & 0o077:
+                    out.append(path)
+        return out
+
+    def repair(self) -> CheckReport:
+        """Fix what :meth:`check` finds without destroying anything: a damaged index is moved into quarantine
+        and rebuilt from the payload files; voices whose payload is missing or unreadable are taken out of the
+        index (their row saved as JSON and their payload file moved into quarantine); payloads written before
+        payloads carried metadata are rewritten with it; stray payloads go to quarantine; permissions are
+        fixed. Returns the check after repairing, with what was done in ``repaired``."""
+        actions: builtins.list[str] = []
+        with self._lock:
+            if self._damage is not None or not self._index_ok():
+                actions += self._replace_damaged_index()
+            else:
+                actions += self._repair_rows()
+                removed = self.cleanup()
+                if removed:
+                    actions.append(f"tidied {removed} payload file(s) no voice references (quarantined or replaced)")
+            before = len(self._notes)
+            self._secure()
+            actions += self._notes[before:]
+        after = self.check()
+        return CheckReport(after.voices, after.problems, tuple(actions))
+
+    def _index_ok(self) -> bool:
+        try:
+            with self._connect() as conn:
+                return conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+        except LibraryDamagedError:
+            return False
+
+    def _replace_damaged_index(self) -> builtins.list[str]:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        moved = []
+        for suffix in ("", "-wal", "-shm"):
+            path = self._db_path.with_name(_DB_NAME + suffix)
+            if path.exists():
+                self._quarantine_dir.mkdir(mode=0o700, exist_ok=True)
+                os.replace(path, self._quarantine_dir / f"{_DB_NAME}{suffix}.{stamp}")
+                moved.append(path.name)
+        self._damage, self._fallback = None, {}
+        try:
+            self._init_db()
+            actions = [f"moved the damaged index ({', '.join(moved)}) into quarantine"]
+            return actions + self._rebuild_index("the voice library index was damaged")
+        except LibraryDamagedError as exc:
+            self._mark_damaged(exc)
+            raise
+
+    def _repair_rows(self) -> builtins.list[str]:
+        actions = []
+        with self._connect() as conn:
+            rows = builtins.list(conn.execute("SELECT * FROM voices ORDER BY key"))
+        for row in rows:
+            problem = self._row_problem(row)
+            if problem is None:
+                continue
+            if problem.startswith("its payload file predates"):
+                voice = self.get(row["name"])
+                self._put(voice, replaces=row["name"], overwrite=True)
+                actions.append(f"voice {row['name']!r}: rewrote its payload file with its metadata")
+                continue
+            self._quarantine_dir.mkdir(mode=0o700, exist_ok=True)
+            record = dict(zip(row.keys(), tuple(row), strict=True))
+            write_atomically(
+                self._quarantine_dir / f"{row['payload_id']}.row.json", json.dumps(record).encode(), mode=0o600
+            )
+            with self._write() as conn:
+                conn.execute("DELETE FROM voices WHERE key = ? AND payload_id = ?", (row["key"], row["payload_id"]))
+            if self._payload_path(row["payload_id"]).exists():
+                self._quarantine(self._payload_path(row["payload_id"]))
+            actions.append(f"voice {row['name']!r}: {problem}; took it out of the library (kept in quarantine)")
+        return actions

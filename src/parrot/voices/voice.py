@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+BUILTIN_KINDS = frozenset({"stock", "pretrained"})  # voices that ship with an engine or with Parrot
+
 
 @dataclass(frozen=True)
 class Voice:

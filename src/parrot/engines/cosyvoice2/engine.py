@@ -24,7 +24,7 @@ from ...config import Settings
 from ...errors import InputError, ModelError
 from ...voices.reference import Reference
 from ...voices.voice import Voice
-from ..base import AudioChunk, SynthesisOptions
+from ..base import AudioChunk, Engine, SynthesisOptions
 from .frontend import (
     ModelInput,
     SpeechAnalyzer,
@@ -266,7 +266,7 @@ class _VoicePrompt:
     prompt_text: list[int]
 
 
-class CosyVoice2Engine:
+class CosyVoice2Engine(Engine):
     """CosyVoice2-0.5B behind the ``Engine`` protocol. Thread-safe: requests share only read-only objects."""
 
     name = "cosyvoice2"
