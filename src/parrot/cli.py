@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     vtrain.add_argument("--minutes", type=float, default=10.0, help="training time budget (default 10)")
     vtrain.add_argument("--resume", action="store_true", help="continue an interrupted training of NAME")
     vtrain.add_argument("--force", action="store_true", help="replace a saved voice with the same name")
+    vtrain.add_argument("--progress-json", action="store_true", help="report progress as JSON lines on stdout "
+                        "(state, progress, done, error) instead of a progress bar")  # fmt: skip
     vshow = vsub.add_parser("show", help="details of one voice")
     vshow.add_argument("name")
     vren = vsub.add_parser("rename", help="rename a saved voice")
@@ -256,7 +258,7 @@ def _voices(args: argparse.Namespace) -> int:
         for note in voice.meta.get("notes", []):
             print(f"note: {note}")
     elif command == "train":
-        return _train(tts, args)
+        return _train_json(tts, args) if args.progress_json else _train(tts, args)
     elif command == "show":
         voice = tts.voice(args.name)
         info = {**voice.info(), **{k: v for k, v in voice.meta.items() if _jsonable(v)}}
@@ -278,16 +280,10 @@ def _voices(args: argparse.Namespace) -> int:
 
 
 def _train(tts: Parrot, args: argparse.Namespace) -> int:
-    from .training.job import TrainingCancelled, TrainingJob
+    from .training.job import TrainingCancelled
     from .training.progress import ProgressBar
-    from .training.trainer import TrainOptions
 
-    if not 0.1 <= args.minutes <= 600:
-        raise InputError("--minutes must be between 0.1 and 600")
-    job = TrainingJob(
-        tts, args.name, list(args.clips), texts=args.text, language=args.lang,
-        options=TrainOptions(minutes=args.minutes), resume=args.resume, overwrite=args.force,
-    )  # fmt: skip
+    job = _training_job(tts, args)
     bar = ProgressBar(sys.stderr)
 
     def interrupt(signum: int, frame: object) -> None:
@@ -313,6 +309,25 @@ def _train(tts: Parrot, args: argparse.Namespace) -> int:
     print(f"saved voice {voice.name!r}: {meta['steps']} steps in {meta['train_seconds']:.0f} s on "
           f"{meta['speech_seconds']:.0f} s of speech (final loss {meta['final_loss']:.3f})")  # fmt: skip
     return 0
+
+
+def _training_job(tts: Parrot, args: argparse.Namespace):  # -> TrainingJob (torch is imported lazily)
+    from .training.job import TrainingJob
+    from .training.trainer import TrainOptions
+
+    if not 0.1 <= args.minutes <= 600:
+        raise InputError("--minutes must be between 0.1 and 600")
+    return TrainingJob(
+        tts, args.name, list(args.clips), texts=args.text, language=args.lang,
+        options=TrainOptions(minutes=args.minutes), resume=args.resume, overwrite=args.force,
+    )  # fmt: skip
+
+
+def _train_json(tts: Parrot, args: argparse.Namespace) -> int:
+    """``voices train --progress-json``: progress as JSON lines for a parent process (the server)."""
+    from .training_json import run_with_json
+
+    return run_with_json(lambda: _training_job(tts, args))
 
 
 def _check_library(args: argparse.Namespace) -> int:

@@ -77,7 +77,7 @@ async def create_voice(
     name = check_voice_name(name)
     language = checked(check_language, language, "language")
     library = state.tts.voices
-    await run_in_threadpool(_refuse_taken_name, library, name)
+    await run_in_threadpool(refuse_taken_name, library, name)
     data = await read_upload(state.settings, file, "file")
     voice = await state.clones.clone(
         state.tts, data, text, name=name, param="file", transcript_param="text", language=language
@@ -198,7 +198,7 @@ def voice_info(voice: Voice) -> VoiceInfo:
     )
 
 
-def _refuse_taken_name(library: VoiceLibrary, name: str) -> None:
+def refuse_taken_name(library: VoiceLibrary, name: str) -> None:
     """``VoiceExistsError`` (409) before any cloning work if ``name`` is taken, ignoring case."""
     if library.is_builtin(name):
         raise VoiceExistsError(f"a built-in voice named {library.get(name).name!r} already exists; choose another name")
