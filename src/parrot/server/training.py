@@ -86,6 +86,7 @@ class TrainingJob:
         self.folder = folder
         self.process: asyncio.subprocess.Process | None = None
         self.cancel_requested = False
+        self.outcome: dict[str, Any] | None = None  # how the child said it ended; applied once it has exited
         self.stderr: deque[str] = deque(maxlen=STDERR_LINES)
         self.finished = asyncio.Event()
         self._changed = asyncio.Event()
@@ -115,18 +116,33 @@ class TrainingJob:
             await changed.wait()
 
     def apply(self, event: dict[str, Any]) -> None:
-        """One event line of the child (``parrot.training_json``)."""
+        """One event line of the child (``parrot.training_json``). How it ended is kept for ``finish``, so a
+        job is finished only once its process is gone and its clips are removed."""
         kind = event.get("event")
-        if kind == "state" and event.get("state") in ("preparing", "training", "saving", "cancelled"):
+        if kind == "state" and event.get("state") in ("preparing", "training", "saving"):
             self.update(state=event["state"])
+        elif kind == "state" and event.get("state") == "cancelled":
+            self.outcome = {"state": "cancelled"}
         elif kind == "progress":
             keys = ("step", "loss", "fraction", "elapsed", "seconds_left")
-            self.update(state="training", **{k: event[k] for k in keys if k in event})
+            self.update(**{k: event[k] for k in keys if k in event})
         elif kind == "done":
-            self.update(state="done", voice=str(event.get("voice")), fraction=1.0, seconds_left=0.0)
+            self.outcome = {"state": "done", "voice": str(event.get("voice")), "fraction": 1.0, "seconds_left": 0.0}
         elif kind == "error":
             error = TrainingError(message=str(event.get("message")), code=event.get("code"))
-            self.update(state="failed", error=error)
+            self.outcome = {"state": "failed", "error": error}
+
+    def finish(self, code: int | None) -> None:
+        """The final state, once the child has exited with status ``code`` (None: it was killed)."""
+        if self.outcome is not None:
+            self.update(**self.outcome)
+        elif self.cancel_requested:
+            self.update(state="cancelled")
+        else:
+            said = [line for line in self.stderr if line.startswith("parrot: error:")]
+            message = said[-1].removeprefix("parrot: error:").strip() if said else f"training ended with status {code}"
+            log.warning("parrot: training job %s failed (status %s): %s", self.id, code, "\n".join(self.stderr))
+            self.update(state="failed", error=TrainingError(message=message, code="training_failed"))
 
 
 class Trainings:
@@ -224,19 +240,23 @@ class Trainings:
     async def _follow(self, job: TrainingJob) -> None:
         process = job.process
         assert process is not None and process.stdout is not None and process.stderr is not None
+        code: int | None = None
         try:
             await asyncio.gather(_read_events(job, process.stdout), _read_stderr(job, process.stderr))
             code = await process.wait()
-            _finish(job, code)
-        except BaseException as exc:
+            await asyncio.to_thread(shutil.rmtree, job.folder, True)
+        except BaseException as exc:  # cancelled (server shutdown) or a broken pipe: the child must not outlive it
             if process.returncode is None:
                 with contextlib.suppress(ProcessLookupError):
                     process.kill()
-            if job.running:
-                job.update(state="failed", error=TrainingError(message=f"training stopped: {exc}"))
+            shutil.rmtree(job.folder, ignore_errors=True)  # a few files; no waiting for a thread now
+            job.outcome = job.outcome or {
+                "state": "failed",
+                "error": TrainingError(message=f"training stopped: {exc!r}"),
+            }
             raise
         finally:
-            await asyncio.to_thread(shutil.rmtree, job.folder, True)
+            job.finish(code)
 
     def _forget_old(self) -> None:
         finished = [key for key, job in self._jobs.items() if not job.running]
@@ -259,19 +279,6 @@ async def _read_stderr(job: TrainingJob, stream: asyncio.StreamReader) -> None:
         line = raw.decode("utf-8", "replace").rstrip()
         if line:
             job.stderr.append(line)
-
-
-def _finish(job: TrainingJob, code: int) -> None:
-    """The job's final state from how the child ended, when its events did not already say."""
-    if job.info.state in ("done", "failed"):
-        return  # the child said how it ended
-    if job.cancel_requested or job.info.state == "cancelled":
-        job.update(state="cancelled")
-    else:
-        said = [line for line in job.stderr if line.startswith("parrot: error:")]
-        message = said[-1].removeprefix("parrot: error:").strip() if said else f"training ended with status {code}"
-        log.warning("parrot: training job %s failed (status %s): %s", job.id, code, "\n".join(job.stderr))
-        job.update(state="failed", error=TrainingError(message=message, code="training_failed"))
 
 
 def _write_clips(folder: Path, clips: list[bytes]) -> list[Path]:
