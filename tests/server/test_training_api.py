@@ -192,3 +192,19 @@ def test_the_child_is_niced_single_threaded_and_on_the_servers_data_dir(tts):
     env = _child_env(tts.settings.data_dir)
     assert env["PARROT_DATA_DIR"] == str(tts.settings.data_dir)
     assert env["PARROT_THREADS"] == env["OMP_NUM_THREADS"] == "1"
+
+
+@pytest.mark.slow
+def test_server_shutdown_stops_the_training_child(tts, clips, serve, wait_until):
+    from parrot.server.app import create_app
+    from parrot.server.settings import ServerSettings
+
+    app = create_app(tts, ServerSettings(workers=1, max_jobs=4, shutdown_timeout=10.0))
+    with serve(app) as running, httpx.Client(base_url=running.url, timeout=60) as client:
+        job_id = start(client, "Never Finished", clips, minutes="5").json()["id"]
+        job = running.state.training.get(job_id)
+        assert wait_until(lambda: job.process is not None, timeout=30)
+        process = job.process
+    assert process.returncode is not None  # the child is gone (and reaped) once the server has stopped
+    assert job.info.state == "cancelled" and not job.folder.exists()
+    assert "Never Finished" not in tts.voices.names()
