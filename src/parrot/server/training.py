@@ -208,6 +208,8 @@ class Trainings:
             job.update(state="failed", error=TrainingError(message=f"could not start training: {exc}"))
             await asyncio.to_thread(shutil.rmtree, folder, True)
             raise
+        if job.cancel_requested:  # cancelled while the clips were being written
+            job.process.send_signal(signal.SIGINT)
         task = asyncio.create_task(self._follow(job), name=f"training-{job.id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

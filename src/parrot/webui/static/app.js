@@ -49,7 +49,8 @@ const I18N = {
     chatConnecting: "Connecting…", chatListening: "Listening: just speak", chatHearing: "Hearing you…",
     chatThinking: "Thinking…", chatSpeaking: "Speaking (talk to interrupt)", chatClosed: "Conversation ended",
     chatFirstAudio: "voice to first audio", chatServerFirstAudio: "server", chatWps: "model words/s",
-    tabTrain: "Train a voice", trainFiles: "Add recordings",
+    tabTrain: "Train a voice", trainFiles: "Add recordings", trainName: "Name of the new voice",
+    trainfirst: "Training: the first step…",
     trainHint: "Adapts the model to one speaker: give 10 s to a few minutes of them speaking, in one or several clips (upload or record). Transcripts are optional.",
     trainTranscript: "what it says (optional)", remove: "Remove", trainMinutes: "Training minutes",
     trainResume: "Continue a cancelled training", trainStart: "Start training", trainCancel: "Cancel",
@@ -102,7 +103,7 @@ const I18N = {
     chatConnecting: "正在连接…", chatListening: "正在聆听：请直接说话", chatHearing: "正在听你说…",
     chatThinking: "正在思考…", chatSpeaking: "正在回答（说话即可打断）", chatClosed: "对话已结束",
     chatFirstAudio: "语音到首包", chatServerFirstAudio: "服务器", chatWps: "模型 词/秒",
-    tabTrain: "训练音色", trainFiles: "添加录音",
+    tabTrain: "训练音色", trainFiles: "添加录音", trainName: "新音色名称", trainfirst: "训练中：正在进行第一步…",
     trainHint: "让模型适应一位说话人：提供 10 秒到几分钟的该人说话录音，可分多段（上传或录音）。文字内容可不填。",
     trainTranscript: "录音内容（可选）", remove: "移除", trainMinutes: "训练时长（分钟）",
     trainResume: "继续已取消的训练", trainStart: "开始训练", trainCancel: "取消",
@@ -495,7 +496,8 @@ function renderTraining() {
   if (!job) return;
   bar.value = job.fraction || 0;
   status.dataset.state = job.state;
-  status.textContent = t(`train${job.state}`, {
+  const first = job.state === "training" && !job.step; // no progress reported yet
+  status.textContent = t(first ? "trainfirst" : `train${job.state}`, {
     pct: Math.round(100 * (job.fraction || 0)), step: job.step, loss: job.loss == null ? "-" : job.loss.toFixed(3),
     left: clock(job.seconds_left), name: job.voice || job.name, msg: job.error ? job.error.message : "",
   });
@@ -558,8 +560,8 @@ $("train-cancel").addEventListener("click", async () => {
 $("train-use").addEventListener("click", async () => {
   const name = training.job && training.job.voice;
   if (!name) return;
-  await loadVoices();
   $("tab-pretrained").click();
+  if (!voices.some((v) => v.name === name)) await loadVoices();
   $("pretrained-voice").value = name;
 });
 
