@@ -14,13 +14,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).parent))
 
 SHORT_REPLIES = [  # (text, voice, language)
     ("Paris.", "linda", "en"), ("Yes.", "linda", "en"), ("No, thanks.", "linda", "en"), ("Okay.", "linda", "en"),
@@ -37,7 +33,7 @@ def main() -> int:
 
     from parrot import Parrot
     from parrot.audio import resample
-    from parrot.evaluation import error_rate
+    from parrot_dev.evaluation import error_rate
 
     tts = Parrot()
     recognizer = tts.recognizer

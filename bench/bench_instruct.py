@@ -5,7 +5,7 @@
 
 Part 1, delivery. For every instruction class, each voice speaks an English and a Mandarin sentence
 with the instruction (English instruction for the English sentence, Chinese for the Mandarin one) and
-without it. Measured on the audio alone (``parrot.evaluation.measure_delivery``: WORLD Harvest F0,
+without it. Measured on the audio alone (``parrot_dev.evaluation.measure_delivery``: WORLD Harvest F0,
 frame RMS): speaking rate (syllables per second of speech), F0 median (semitones vs neutral), F0
 range (10th-90th percentile, ratio vs neutral), RMS loudness (dB vs neutral), voiced share. An
 instruction passes a case when every measure it targets moves the asked way by at least the margin:
@@ -32,15 +32,12 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from parrot import Parrot  # noqa: E402
-from parrot.audio import resample  # noqa: E402
-from parrot.evaluation import Delivery, error_rate, measure_delivery  # noqa: E402
+from parrot import Parrot
+from parrot.audio import resample
+from parrot_dev.evaluation import Delivery, error_rate, measure_delivery
 
 TEXTS = {
     "en": "I can't believe we finally made it to the top of the mountain. The view from here is wonderful.",

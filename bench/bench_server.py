@@ -93,8 +93,8 @@ def _server(tts, args: argparse.Namespace) -> Iterator[str]:  # noqa: ANN001 - a
         yield args.url.rstrip("/")
         return
     from parrot.server.app import create_app
-    from parrot.server.background import serve_in_background
     from parrot.server.settings import ServerSettings
+    from parrot_dev.background import serve_in_background
 
     settings = ServerSettings(workers=args.workers, max_jobs=args.max_jobs)
     print(f"server: {args.workers} workers, max {args.max_jobs} jobs", file=sys.stderr)

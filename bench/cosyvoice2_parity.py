@@ -3,18 +3,15 @@
 Usage: .venv/bin/python bench/cosyvoice2_parity.py [NAME_PREFIX ...]
 
 One row per reference vector: max absolute error against the reference, and the tolerance the tests
-(``tests/cosyvoice2``) hold it to. The checks live in ``tests/cosyvoice2/parity.py``; add rows there.
+(``tests/cosyvoice2``) hold it to. The checks live in ``parrot_dev.cosyvoice2.parity``; add rows there.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "cosyvoice2"))
-
-import parity  # noqa: E402  (lives next to the tests, found through the path set above)
+from parrot_dev.cosyvoice2 import parity
 
 
 def main(prefixes: list[str]) -> None:

@@ -121,7 +121,7 @@ class Bench:
 
     def _judge(self, voice: str | Voice, text: str, lang: str) -> Output:
         from parrot.audio import resample
-        from parrot.evaluation import error_rate
+        from parrot_dev.evaluation import error_rate
 
         speech = self.tts.say(text, voice, lang=lang)
         audio = resample(speech.audio, speech.sample_rate, SAMPLE_RATE)

@@ -165,11 +165,10 @@ def _server(args: argparse.Namespace) -> Iterator[str]:
     if args.url:
         yield args.url.rstrip("/")
         return
-    from parrot_dev.background import serve_in_background
-
     from parrot.api import Parrot
     from parrot.server.app import create_app
     from parrot.server.settings import ServerSettings
+    from parrot_dev.background import serve_in_background
 
     tts = Parrot()
     tts.engine.warm_up()

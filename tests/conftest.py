@@ -1,4 +1,11 @@
-"""Shared fixtures: one real engine and one real recognizer per test session."""
+"""Shared fixtures: one real engine and one real recognizer per test session, and the two test tiers.
+
+A test needs a real model (the Kokoro weights, Whisper base, the embedded chat model) when it uses one of
+``MODEL_FIXTURES`` (directly or through another fixture: ``server``, ``question_wav``, ``reference_mp3``...)
+or is marked ``@pytest.mark.model``; such tests get the ``model`` marker here. ``./test.sh --fast`` runs
+``-m "not slow and not model"``. Every other test is checked: if it reaches for a real model anyway, it
+fails with a message saying to mark it.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,35 @@ import os
 from pathlib import Path
 
 import pytest
+
+MODEL_FIXTURES = frozenset({"data_dir", "tts", "recognizer"})  # every real-model fixture depends on one of these
+
+
+class RealModelInFastTest(AssertionError):
+    """A test without the ``model`` marker tried to open a real model."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.model)
+
+
+@pytest.fixture(autouse=True)
+def _real_models_only_when_marked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outside ``model`` tests, finding the models folder (the way to every real model) is an error."""
+    if request.node.get_closest_marker("model") is not None:
+        return
+    import parrot.models
+
+    def refuse(data_dir: Path) -> Path:
+        raise RealModelInFastTest(
+            f"{request.node.nodeid} opens a real model ({data_dir / 'models'}) but is not marked: use the "
+            f"tts/recognizer/server fixtures or @pytest.mark.model, or a fake engine (tests/server/conftest.py)"
+        )
+
+    monkeypatch.setattr(parrot.models, "models_dir", refuse)
+
 
 ARTIFACTS = Path(os.environ.get("PARROT_ARTIFACTS", Path(__file__).resolve().parent.parent / "artifacts"))
 
@@ -53,7 +89,7 @@ def fake_llm():
     """A running fake OpenAI-compatible chat server: ``(url, FakeLLM)``; the url ends in ``/v1``."""
     from fake_llm import FakeLLM
 
-    from parrot.server.background import serve_in_background
+    from parrot_dev.background import serve_in_background
 
     fake = FakeLLM()
     with serve_in_background(fake.app, startup_timeout=30) as url:

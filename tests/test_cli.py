@@ -10,7 +10,7 @@ import pytest
 
 from parrot.audio import decode
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.model]  # `parrot` in a subprocess loads the real model
 PARROT = [sys.executable, "-m", "parrot.cli"]
 TEXT = "今天天气真不错啊，要不要一起去公园散步？Let's go at 3:30 pm."
 

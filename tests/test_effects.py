@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from parrot.effects import apply_prosody, gain, soft_limit
-from parrot.evaluation import measure_delivery
+from parrot.delivery.effects import apply_prosody, gain, soft_limit
+from parrot.delivery.sounds import NOISE_KINDS, make_sound
 from parrot.prosody import Prosody
-from parrot.sounds import NOISE_KINDS, make_sound
+from parrot_dev.evaluation import measure_delivery
 
 RATE = 24_000
 

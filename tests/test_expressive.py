@@ -9,8 +9,8 @@ from parrot import Parrot
 from parrot.audio import resample
 from parrot.engines.base import AudioChunk, Engine, SynthesisOptions
 from parrot.errors import InputError
-from parrot.evaluation import Delivery, error_rate, measure_delivery
 from parrot.voices.voice import Voice
+from parrot_dev.evaluation import Delivery, error_rate, measure_delivery
 
 TEXT = "I can't believe we finally made it to the top of the mountain. The view is wonderful."
 ZH_TEXT = "我们终于爬到山顶了，这里的风景真是太美了。"

@@ -1,7 +1,7 @@
 import pytest
 
+from parrot.delivery.instruct import parse_instruction
 from parrot.errors import InputError
-from parrot.instruct import parse_instruction
 from parrot.prosody import Prosody
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from parrot.audio import resample
-from parrot.evaluation import error_rate
+from parrot_dev.evaluation import error_rate
 
 pytestmark = pytest.mark.slow
 

@@ -355,3 +355,18 @@ def test_cli_voices_check_and_repair(tmp_path: Path) -> None:
     assert "repaired:" in repaired.stdout and "3 saved voice(s) intact after repairing" in repaired.stdout
     assert run().returncode == 0
     assert_all_there(VoiceStore(root))
+
+
+def test_damage_found_while_running_is_reported_and_served_around(tmp_path: Path) -> None:
+    root = tmp_path / "voices"
+    store = filled(root)
+    assert store.health().ok
+    with sqlite3.connect(root / "library.sqlite3") as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    (root / "library.sqlite3").write_bytes(os.urandom(8192))
+    with pytest.raises(LibraryDamagedError):
+        store.list()
+    assert not store.health().ok  # /healthz says so from now on
+    assert sorted(v.name for v in store.list()) == sorted(NAMES)  # and saved voices are served from payloads
+    assert store.repair().ok and store.health().ok
+    assert_all_there(store)

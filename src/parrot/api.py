@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .config import Settings
+from .delivery.instruct import Instruction, parse_instruction
+from .delivery.render import RENDERED_SOUNDS, Script, render
 from .engines.base import AudioChunk, Engine, SynthesisOptions
 from .errors import AudioBudgetError, InputError, ModelError, TextTooLongError, UnknownVoiceError
 from .files import make_private
-from .instruct import Instruction, parse_instruction
 from .prosody import NEUTRAL
-from .render import RENDERED_SOUNDS, Script, render
 from .text.markup import Pause, Piece, Sound, Words, parse_markup, rewrite_outside_markup
 from .text.normalize import normalize
 from .text.segment import check_language, split_languages

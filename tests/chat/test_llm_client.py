@@ -50,7 +50,7 @@ def test_server_errors_are_explained(fake_llm) -> None:
 def test_api_key_is_sent_and_a_wrong_one_explained() -> None:
     from fake_llm import FakeLLM
 
-    from parrot.server.background import serve_in_background
+    from parrot_dev.background import serve_in_background
 
     fake = FakeLLM(api_key="sk-right")
     with serve_in_background(fake.app, startup_timeout=30) as base:

@@ -246,10 +246,10 @@ def test_corrupt_checkpoint_is_a_model_error(tmp_path: Path) -> None:
         load_state(tmp_path / "llm.pt")
 
 
+@pytest.mark.slow  # token-by-token tiny-LM generation: seconds
 def test_text_arriving_in_pieces_is_spoken_with_bistream() -> None:
-    import llm_parity
-
     from parrot.engines.cosyvoice2.sampling import RasSampler
+    from parrot_dev.cosyvoice2 import llm_parity
 
     lm = llm_parity.tiny_lm()
     e = CosyVoice2Engine.from_parts(CosyVoice2Model(CONFIG, lm, FakeFlow(), FakeHiFT(), torch.device("cpu")),

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
+from parrot.dsp.melscale import hz_to_slaney_mel, slaney_mel_filters, slaney_mel_to_hz
 from parrot.engines.cosyvoice2.features import kaldi_fbank, prompt_mel, whisper_log_mel
-from parrot.melscale import hz_to_slaney_mel, slaney_mel_filters, slaney_mel_to_hz
 
 
 def chirp(rate: int, seconds: float = 1.0, seed: int = 0) -> np.ndarray:

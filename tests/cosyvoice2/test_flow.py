@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import parity
 import pytest
-import refdata
 import torch
-from checks import Check
 
 from parrot.engines.cosyvoice2.flow import CausalMaskedDiffWithXvec, real_flow_config, reference_noise
 from parrot.engines.cosyvoice2.flow_encoder import chunk_attention_mask
+from parrot_dev.cosyvoice2 import parity, refdata
+from parrot_dev.cosyvoice2.checks import Check
 
 
 def test_real_size_flow_has_exactly_the_checkpoint_keys_and_shapes() -> None:
@@ -59,6 +58,7 @@ def test_chunk_mask_sees_own_chunk_and_everything_left() -> None:
     assert torch.equal(chunk_attention_mask(5, 2), expected.bool())
 
 
+@pytest.mark.slow  # several tiny-flow runs: seconds each
 def test_streaming_and_lookahead_change_the_result() -> None:
     """Guards the parity vectors against being insensitive to the chunk masks and the lookahead context."""
     full = parity.flow_mel(streaming=False, finalize=True)
@@ -68,6 +68,7 @@ def test_streaming_and_lookahead_change_the_result() -> None:
     assert parity.flow_mel(streaming=True, finalize=False, token_count=33).shape[2] == 2 * 30
 
 
+@pytest.mark.slow  # several tiny-flow runs: seconds each
 def test_without_prompt_every_token_gives_two_frames() -> None:
     """sft / cross-lingual calls have no prompt speech: empty prompt tokens and mel."""
     model = parity.tiny_flow()

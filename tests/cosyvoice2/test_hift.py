@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import parity
 import pytest
-import refdata
 import torch
-from checks import Check
 
 from parrot.engines.cosyvoice2.hift import HiFTGenerator, SourceNoise, normalize_hift_state_dict, real_hift_config
+from parrot_dev.cosyvoice2 import parity, refdata
+from parrot_dev.cosyvoice2.checks import Check
 
 SEED = 20250104  # the seed the reference set before HiFTGenerator.inference
 

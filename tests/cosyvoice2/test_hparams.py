@@ -6,12 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
-import refdata
 import torch
 
+from parrot.engines.cosyvoice2.flow import CausalMaskedDiffWithXvec
+from parrot.engines.cosyvoice2.hift import HiFTGenerator
 from parrot.engines.cosyvoice2.hparams import model_config, parse_hyperpyyaml
 from parrot.engines.cosyvoice2.llm import Qwen2LM
 from parrot.errors import ModelError
+from parrot_dev.cosyvoice2 import refdata
 
 # Written for this test in the release's style: seeds, top-level values, !ref arithmetic, nested !new nodes.
 YAML = """
@@ -176,11 +178,9 @@ def test_real_llm_builds_from_the_model_dir_config(tmp_path: Path) -> None:
 
 
 def test_real_flow_and_hift_build_from_the_model_dir_config(tmp_path: Path) -> None:
-    flow = pytest.importorskip("parrot.engines.cosyvoice2.flow")  # from the flow branch
-    hift = pytest.importorskip("parrot.engines.cosyvoice2.hift")
     config = model_config(real_model_dir(tmp_path))
-    for cls, section, checkpoint in ((flow.CausalMaskedDiffWithXvec, "flow", "flow.pt"),
-                                     (hift.HiFTGenerator, "hift", "hift.pt")):  # fmt: skip
+    for cls, section, checkpoint in ((CausalMaskedDiffWithXvec, "flow", "flow.pt"),
+                                     (HiFTGenerator, "hift", "hift.pt")):  # fmt: skip
         with torch.device("meta"):
             module = cls.from_config(config[section])
         module.load_state_dict(refdata.meta_state_dict(checkpoint), strict=True, assign=True)

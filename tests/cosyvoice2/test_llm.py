@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import llm_parity
 import pytest
-import refdata
 import torch
-from checks import Check
 
 from parrot.engines.cosyvoice2.llm import SOS, TASK_ID, Qwen2LM
 from parrot.engines.cosyvoice2.qwen2 import Qwen2Config
 from parrot.engines.cosyvoice2.sampling import greedy
+from parrot_dev.cosyvoice2 import llm_parity, refdata
+from parrot_dev.cosyvoice2.checks import Check
 
 
 def real_lm_on_meta() -> Qwen2LM:
@@ -95,6 +94,7 @@ def _teacher_forced_choices(
     return [int(logp[i].argmax()) for i in predicting]
 
 
+@pytest.mark.slow  # token-by-token tiny-LM generation: seconds each
 @pytest.mark.parametrize("piece_size", [1, 3, 12])
 def test_bistream_interleaves_five_text_with_fifteen_speech_tokens(piece_size: int) -> None:
     model = llm_parity.tiny_lm()
@@ -112,6 +112,7 @@ def test_bistream_interleaves_five_text_with_fifteen_speech_tokens(piece_size: i
     assert out[30:] == expected[30 : len(out)]
 
 
+@pytest.mark.slow  # token-by-token tiny-LM generation: seconds each
 def test_bistream_feeds_the_prompt_speech_first() -> None:
     model = llm_parity.tiny_lm()
     text, prompt_text, prompt_speech = llm_parity.inputs()  # 7 text, 5 prompt text, 12 prompt speech tokens
@@ -136,6 +137,7 @@ def test_config_from_dict_ignores_unknown_keys() -> None:
     assert (config.hidden_size, config.num_key_value_heads, config.rope_theta, config.head_dim) == (896, 2, 1e6, 64)
 
 
+@pytest.mark.slow  # token-by-token tiny-LM generation: seconds each
 def test_bistream_feeds_left_over_prompt_speech_after_task_id() -> None:
     model = llm_parity.tiny_lm()
     prompt_text, prompt_speech, text = [7, 8], list(range(300, 340)), [100, 101, 102, 103, 104, 105]

@@ -1,25 +1,19 @@
-"""The whole tiny model (LM + flow + HiFT) through ``CosyVoice2Model`` and the engine.
-
-Needs the flow/HiFT modules and their tiny weights (``tiny_flow.pt``, ``tiny_hift.pt``), which come from
-the flow branch; skipped until both are there.
-"""
+"""The whole tiny model (LM + flow + HiFT, ``tests/data/cosyvoice2/tiny_*.pt``) through ``CosyVoice2Model``
+and the engine."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import refdata
 import torch
 
-pytest.importorskip("parrot.engines.cosyvoice2.flow")
-pytest.importorskip("parrot.engines.cosyvoice2.hift")
-if not all((refdata.DATA_DIR / f"tiny_{name}.pt").exists() for name in ("flow", "hift")):
-    pytest.skip("tiny_flow.pt / tiny_hift.pt not in tests/data/cosyvoice2", allow_module_level=True)
+from parrot.engines.base import SynthesisOptions
+from parrot.engines.cosyvoice2.engine import CosyVoice2Engine, CosyVoice2Model
+from parrot.engines.cosyvoice2.frontend import SpeechPrompt, assemble
+from parrot.voices.voice import Voice
+from parrot_dev.cosyvoice2 import refdata
 
-from parrot.engines.base import SynthesisOptions  # noqa: E402
-from parrot.engines.cosyvoice2.engine import CosyVoice2Engine, CosyVoice2Model  # noqa: E402
-from parrot.engines.cosyvoice2.frontend import SpeechPrompt, assemble  # noqa: E402
-from parrot.voices.voice import Voice  # noqa: E402
+pytestmark = pytest.mark.slow  # the whole tiny model end to end: tens of seconds per test
 
 FLOW_ATOL = 1e-3
 

@@ -1,7 +1,10 @@
 """Real uvicorn servers on free loopback ports, each in a background thread.
 
-``server`` is the main one (shared ``Parrot``, started once per session). The ``serve`` fixture starts
-extra ones for tests that need other settings, and ``fake_parrot`` gives those a fast, countable engine.
+``server`` is the main one (the real model, started once per session): for tests whose point is the audio.
+``fake_server`` has the same settings over a ``FakeEngine`` (no model; starts in a moment): for tests of HTTP
+and protocol behaviour (errors, limits, auth, streaming formats), which therefore run in ``./test.sh --fast``.
+``http`` and ``fake_http`` are clients of the two. The ``serve`` fixture starts extra servers for tests that
+need other settings, and ``fake_parrot`` gives those a fast, countable engine.
 Helpers are handed out as fixtures so test modules never import this file.
 
 Nothing here writes into the user's data directory: every ``Parrot`` gets a temporary ``data_dir`` (so
@@ -28,10 +31,10 @@ from parrot.audio import encode
 from parrot.config import Settings
 from parrot.engines.base import AudioChunk, Engine, SynthesisOptions
 from parrot.server.app import create_app
-from parrot.server.background import serve_in_background
 from parrot.server.settings import ServerSettings
 from parrot.server.state import ServerState
 from parrot.voices.voice import Voice
+from parrot_dev.background import serve_in_background
 
 MAIN_SETTINGS = ServerSettings(workers=2, max_jobs=16, max_upload_mb=1.0, max_text_chars=2_000)
 REFERENCE_TEXT = (
@@ -118,6 +121,25 @@ def http(server: Server) -> Iterator[httpx.Client]:
         yield client
 
 
+def make_fake_parrot(tmp_path_factory: pytest.TempPathFactory, delay: float) -> Parrot:
+    """A ``Parrot`` over a ``FakeEngine`` with its own empty voice library."""
+    settings = dataclasses.replace(Settings(), data_dir=tmp_path_factory.mktemp("fake-data"))
+    return Parrot(FakeEngine(delay), settings)
+
+
+@pytest.fixture(scope="session")
+def fake_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Like ``server`` (same settings) over a ``FakeEngine`` (voices ``fake_f``, ``fake_m``; zh, en, ja)."""
+    with serve(create_app(make_fake_parrot(tmp_path_factory, delay=0.0), MAIN_SETTINGS)) as running:
+        yield running
+
+
+@pytest.fixture
+def fake_http(fake_server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=fake_server.url, timeout=30) as client:
+        yield client
+
+
 @pytest.fixture(name="serve")
 def serve_fixture() -> Callable[..., contextlib.AbstractContextManager[Server]]:
     """``with serve(app) as srv:`` runs another server for one test."""
@@ -130,8 +152,7 @@ def fake_parrot_fixture(tmp_path_factory: pytest.TempPathFactory) -> Callable[..
     with its own empty voice library."""
 
     def fake_parrot(delay: float = 0.05) -> Parrot:
-        settings = dataclasses.replace(Settings(), data_dir=tmp_path_factory.mktemp("fake-data"))
-        return Parrot(FakeEngine(delay), settings)
+        return make_fake_parrot(tmp_path_factory, delay)
 
     return fake_parrot
 

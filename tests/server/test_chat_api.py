@@ -20,8 +20,8 @@ from websockets.sync.client import ClientConnection, connect
 from parrot.audio import decode, encode, to_pcm16
 from parrot.chat.config import ChatSettings
 from parrot.server.app import create_app
-from parrot.server.background import serve_in_background
 from parrot.server.settings import ServerSettings
+from parrot_dev.background import serve_in_background
 
 pytestmark = pytest.mark.slow
 SETTINGS = ServerSettings(workers=2, max_jobs=8, max_upload_mb=2.0, max_text_chars=2_000)

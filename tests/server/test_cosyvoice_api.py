@@ -29,11 +29,11 @@ def test_inference_sft_streams_int16_pcm(http: httpx.Client, method: str) -> Non
     assert np.abs(samples).max() > 1000  # speech, not silence
 
 
-def test_inference_sft_unknown_speaker(http: httpx.Client) -> None:
-    response = http.post("/inference_sft", data={"tts_text": "hello", "spk_id": "没有这个人"})
+def test_inference_sft_unknown_speaker(fake_http: httpx.Client) -> None:
+    response = fake_http.post("/inference_sft", data={"tts_text": "hello", "spk_id": "没有这个人"})
     assert response.status_code == 404
     error = response.json()["error"]
-    assert error["code"] == "voice_not_found" and "jf_alpha" in error["message"]
+    assert error["code"] == "voice_not_found" and "fake_f" in error["message"]  # lists the voices there are
 
 
 @pytest.mark.parametrize(("speaker", "gender"), [("中文女", "female"), ("中文男", "male"), ("英文女", "female"),
@@ -113,20 +113,20 @@ def _clone_count(http: httpx.Client) -> float:
 
 
 @pytest.mark.parametrize(("path", "form"), CLONING_ROUTES)
-def test_cloning_routes_reject_a_bad_upload(http: httpx.Client, prompt_wav: bytes, path: str, form) -> None:  # noqa: ANN001
+def test_cloning_routes_reject_a_bad_upload(fake_http: httpx.Client, prompt_wav: bytes, path: str, form) -> None:  # noqa: ANN001
     junk = b"this is certainly not audio " * 200
-    response = http.request("GET", path, data=form, files={"prompt_wav": ("prompt.wav", junk, "audio/wav")})
+    response = fake_http.request("GET", path, data=form, files={"prompt_wav": ("prompt.wav", junk, "audio/wav")})
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["param"] == "prompt_wav" and "not a recognised audio file" in error["message"]
-    response = http.post(path, data=form, files={"prompt_wav": ("prompt.wav", prompt_wav, "audio/wav")})
+    response = fake_http.post(path, data=form, files={"prompt_wav": ("prompt.wav", prompt_wav, "audio/wav")})
     assert response.status_code == 400  # a tone, not speech
     error = response.json()["error"]
     assert error["param"] == "prompt_wav" and "speech" in error["message"]
 
 
-def test_cloning_route_checks_missing_fields(http: httpx.Client, prompt_wav: bytes) -> None:
+def test_cloning_route_checks_missing_fields(fake_http: httpx.Client, prompt_wav: bytes) -> None:
     files = {"prompt_wav": ("prompt.wav", prompt_wav, "audio/wav")}
-    response = http.post("/inference_zero_shot", data={"tts_text": "Hello."}, files=files)
+    response = fake_http.post("/inference_zero_shot", data={"tts_text": "Hello."}, files=files)
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "prompt_text"

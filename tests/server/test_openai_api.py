@@ -79,7 +79,7 @@ def test_plain_wav_has_true_sizes(client: OpenAI) -> None:
     assert 0.3 < seconds < 3.0 and abs(seconds - _seconds(data, "wav")) < 0.01
 
 
-def test_sse_stream_format(server, http: httpx.Client) -> None:  # noqa: ANN001
+def test_sse_stream_format(fake_http: httpx.Client) -> None:
     body = {
         "model": "tts-1",
         "input": SHORT,
@@ -88,7 +88,7 @@ def test_sse_stream_format(server, http: httpx.Client) -> None:  # noqa: ANN001
         "stream_format": "sse",
     }
     events = []
-    with http.stream("POST", "/v1/audio/speech", json=body) as response:
+    with fake_http.stream("POST", "/v1/audio/speech", json=body) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         for line in response.iter_lines():
@@ -122,12 +122,12 @@ def test_instructions_beyond_the_engine_are_reported(http: httpx.Client) -> None
     assert response.headers["x-parrot-instruction"] == "happy (a bit)"
 
 
-def test_bad_instructions_and_markup_are_400(http: httpx.Client) -> None:
-    too_long = http.post("/v1/audio/speech", json={"input": SHORT, "instructions": "x" * 501})
+def test_bad_instructions_and_markup_are_400(fake_http: httpx.Client) -> None:
+    too_long = fake_http.post("/v1/audio/speech", json={"input": SHORT, "instructions": "x" * 501})
     assert too_long.status_code == 400
-    bad_pause = http.post("/v1/audio/speech", json={"input": "Wait [pause:forever] now."})
+    bad_pause = fake_http.post("/v1/audio/speech", json={"input": "Wait [pause:forever] now."})
     assert bad_pause.status_code == 400 and "pause" in bad_pause.json()["error"]["message"]
-    korean = http.post("/v1/audio/speech", json={"input": "<|ko|>annyeong"})
+    korean = fake_http.post("/v1/audio/speech", json={"input": "<|ko|>annyeong"})
     assert korean.status_code == 400 and "ko" in korean.json()["error"]["message"]
 
 
@@ -178,11 +178,11 @@ def test_health(http: httpx.Client) -> None:
     assert health["queue"]["accepting"] is True
 
 
-def test_metrics_after_speech(http: httpx.Client) -> None:
+def test_metrics_after_speech(fake_http: httpx.Client) -> None:
     assert (
-        http.post("/v1/audio/speech", json={"input": "Metrics.", "response_format": "pcm"}).status_code == 200
+        fake_http.post("/v1/audio/speech", json={"input": "Metrics.", "response_format": "pcm"}).status_code == 200
     )
-    text = http.get("/metrics").text
+    text = fake_http.get("/metrics").text
     for name in (
         "parrot_queue_depth ",
         "parrot_active_jobs ",
@@ -191,14 +191,14 @@ def test_metrics_after_speech(http: httpx.Client) -> None:
         'parrot_audio_seconds_total{route="speech"}',
     ):
         assert name in text, name
-    assert http.get("/metrics").headers["content-type"].startswith("text/plain")
+    assert fake_http.get("/metrics").headers["content-type"].startswith("text/plain")
 
 
-def test_root_serves_the_web_ui(http: httpx.Client) -> None:
-    response = http.get("/", follow_redirects=False)
+def test_root_serves_the_web_ui(fake_http: httpx.Client) -> None:
+    response = fake_http.get("/", follow_redirects=False)
     assert response.status_code == 200 and "<title>Parrot</title>" in response.text
-    assert http.get("/docs").status_code == 200
-    paths = http.get("/openapi.json").json()["paths"]
+    assert fake_http.get("/docs").status_code == 200
+    paths = fake_http.get("/openapi.json").json()["paths"]
     assert {
         "/v1/audio/speech",
         "/v1/audio/transcriptions",

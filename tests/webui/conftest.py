@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from parrot.server.app import create_app
-from parrot.server.background import serve_in_background
 from parrot.server.settings import ServerSettings
+from parrot_dev.background import serve_in_background
 
 
 @pytest.fixture(scope="module")

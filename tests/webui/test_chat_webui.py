@@ -19,8 +19,8 @@ from chromium import launch_chromium, open_page
 from parrot.audio import encode, resample
 from parrot.chat.config import ChatSettings
 from parrot.server.app import create_app
-from parrot.server.background import serve_in_background
 from parrot.server.settings import ServerSettings
+from parrot_dev.background import serve_in_background
 
 pytestmark = pytest.mark.slow
 TIMEOUT_MS = 120_000

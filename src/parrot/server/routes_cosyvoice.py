@@ -17,8 +17,8 @@ from fastapi.responses import StreamingResponse
 
 from ..api import check_text_length
 from ..audio import StreamEncoder
+from ..delivery.instruct import parse_instruction
 from ..errors import InputError
-from ..instruct import parse_instruction
 from ..voices.voice import Voice
 from .schemas import ApiError, responses
 from .speech import off_loop, start_speech, stream_audio, streaming_response

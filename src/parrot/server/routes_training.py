@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..text.segment import check_language
 from .errors import checked
-from .routes_voices import VOICE_NAME_HELP, check_voice_name, refuse_taken_name
+from .names import VOICE_NAME_HELP, check_voice_name, refuse_taken_name
 from .schemas import ApiError, responses
 from .sse import sse_event
 from .state import State

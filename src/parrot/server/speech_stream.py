@@ -41,8 +41,8 @@ from fastapi import WebSocket
 
 from ..api import check_speed, check_text_length
 from ..audio import FORMATS, StreamEncoder
+from ..delivery.instruct import parse_instruction
 from ..errors import InputError
-from ..instruct import parse_instruction
 from ..text.phrases import PhraseCutter
 from ..text.segment import check_language
 from .scheduler import Job, QueueFull

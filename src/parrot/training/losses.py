@@ -6,7 +6,7 @@ from functools import cache
 
 import torch
 
-from ..melscale import slaney_mel_filters
+from ..dsp.melscale import slaney_mel_filters
 
 SAMPLE_RATE = 24_000
 RESOLUTIONS = ((512, 128), (1024, 256), (2048, 512))  # (n_fft, hop) of the multi-resolution STFT loss

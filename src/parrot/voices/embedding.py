@@ -16,7 +16,7 @@ from functools import cache
 
 import numpy as np
 
-from ..melscale import slaney_mel_filters
+from ..dsp.melscale import slaney_mel_filters
 
 RATE = 16_000
 _N_FFT, _WIN, _HOP, _MELS = 512, 400, 160, 40

@@ -209,7 +209,7 @@ class VoiceStore:
         self._reserved = frozenset(_key(n) for n in reserved)
         self._lock = threading.RLock()
         self._damage: str | None = None  # why the index is unusable
-        self._fallback: dict[str, tuple[str, VoiceRecord]] = {}  # key -> (payload id, record) while damaged
+        self._fallback: dict[str, tuple[str, VoiceRecord]] | None = None  # while damaged: key -> (payload, record)
         self._notes: list[str] = []  # what opening fixed, for health()
         try:
             self.root.parent.mkdir(parents=True, exist_ok=True)
@@ -255,7 +255,9 @@ class VoiceStore:
             if type(exc) is not sqlite3.DatabaseError:  # integrity/programming errors: bugs, not damage
                 raise ParrotError(f"voice library error: {exc}") from exc
             log.error("the voice library index %s is damaged: %s", self._db_path, exc)
-            raise LibraryDamagedError(f"the voice library index is damaged ({exc}); {_REPAIR_HINT}") from exc
+            damaged = LibraryDamagedError(f"the voice library index is damaged ({exc}); {_REPAIR_HINT}")
+            self._mark_damaged(damaged)  # health() reports it from now on
+            raise damaged from exc
         finally:
             conn.close()
 
@@ -277,14 +279,14 @@ class VoiceStore:
 
     def _init_db(self) -> bool:
         """Open (or create) the index; returns True if it had no voices table (new, missing or emptied)."""
-        fresh = not self._db_path.exists()
+        if not self._db_path.exists():  # created private, before SQLite makes its -wal and -shm from its mode
+            with suppress(FileExistsError):
+                os.close(os.open(self._db_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         with self._lock, self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")  # persistent; readers never block the writer
             check = conn.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
                 raise LibraryDamagedError(f"the voice library index is damaged ({check}); {_REPAIR_HINT}")
-        if fresh:
-            make_private(self._db_path, 0o600)
         with self._write() as conn:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
@@ -307,16 +309,25 @@ class VoiceStore:
             self._notes.append(f"made {len(fixed)} voice library file(s) private; they were readable by others")
 
     def _mark_damaged(self, exc: LibraryDamagedError) -> None:
+        """From now on (until :meth:`repair`) serve saved voices read-only from their payload files."""
+        if self._damage is None:
+            log.error("%s; saved voices are served read-only from their payload files", exc)
         self._damage = str(exc)
-        log.error("%s; saved voices are served read-only from their payload files", exc)
-        entries: dict[str, tuple[str, VoiceRecord]] = {}
-        for found in self._scan():
-            record = self._found_record(found)
-            if record is not None:
-                key = _key(record.voice.name)
-                if key not in entries or entries[key][1].updated_at < record.updated_at:
-                    entries[key] = (found.payload_id, record)
-        self._fallback = dict(sorted(entries.items()))
+        self._fallback = None
+
+    def _fallback_index(self) -> dict[str, tuple[str, VoiceRecord]]:
+        """The voices the payload files describe (newest version of each name), built on first use."""
+        with self._lock:
+            if self._fallback is None:
+                entries: dict[str, tuple[str, VoiceRecord]] = {}
+                for found in self._scan():
+                    record = self._found_record(found)
+                    if record is not None:
+                        key = _key(record.voice.name)
+                        if key not in entries or entries[key][1].updated_at < record.updated_at:
+                            entries[key] = (found.payload_id, record)
+                self._fallback = dict(sorted(entries.items()))
+            return self._fallback
 
     def _payload_path(self, payload_id: str) -> Path:
         return self._payload_dir / f"{payload_id}.npz"
@@ -368,7 +379,7 @@ class VoiceStore:
 
     def _names(self) -> builtins.list[str]:
         if self._damage is not None:
-            return [record.voice.name for _, record in self._fallback.values()]
+            return [record.voice.name for _, record in self._fallback_index().values()]
         with self._connect() as conn:
             return [r["name"] for r in conn.execute("SELECT name FROM voices ORDER BY key")]
 
@@ -547,7 +558,7 @@ class VoiceStore:
         )
 
     def _get_fallback(self, name: str) -> Voice:
-        entry = self._fallback.get(_lookup_key(name))
+        entry = self._fallback_index().get(_lookup_key(name))
         if entry is None:
             raise self._unknown(name)
         payload_id, record = entry
@@ -565,14 +576,14 @@ class VoiceStore:
         if not isinstance(name, str):
             return False
         if self._damage is not None:
-            return _key(name) in self._fallback
+            return _key(name) in self._fallback_index()
         with self._connect() as conn:
             return conn.execute("SELECT 1 FROM voices WHERE key = ?", (_key(name),)).fetchone() is not None
 
     def records(self) -> builtins.list[VoiceRecord]:
         """Metadata of every saved voice (timestamps, checksum, array shapes), sorted by name; no payloads read."""
         if self._damage is not None:
-            return [record for _, record in self._fallback.values()]
+            return [record for _, record in self._fallback_index().values()]
         with self._connect() as conn:
             return [self._record(row) for row in conn.execute("SELECT * FROM voices ORDER BY key")]
 
@@ -722,7 +733,7 @@ class VoiceStore:
             else:
                 problems.append(f"voice {row['name']!r}: {problem}")
         if self._damage is not None:
-            intact = len(self._fallback)
+            intact = len(self._fallback_index())
         referenced = {row["payload_id"] for row in rows}
         with suppress(FileNotFoundError):
             for entry in sorted(os.scandir(self._payload_dir), key=lambda e: e.name):
@@ -794,7 +805,7 @@ class VoiceStore:
                 self._quarantine_dir.mkdir(mode=0o700, exist_ok=True)
                 os.replace(path, self._quarantine_dir / f"{_DB_NAME}{suffix}.{stamp}")
                 moved.append(path.name)
-        self._damage, self._fallback = None, {}
+        self._damage, self._fallback = None, None
         try:
             self._init_db()
             actions = [f"moved the damaged index ({', '.join(moved)}) into quarantine"]

@@ -12,7 +12,7 @@ import functools
 
 import numpy as np
 
-from ...melscale import slaney_mel_filters
+from ...dsp.melscale import slaney_mel_filters
 
 WHISPER_RATE, WHISPER_N_FFT, WHISPER_HOP = 16_000, 400, 160
 PROMPT_RATE, PROMPT_N_FFT, PROMPT_HOP, PROMPT_MELS, PROMPT_FMAX = 24_000, 1920, 480, 80, 8000.0

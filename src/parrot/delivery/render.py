@@ -13,14 +13,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..engines.base import AudioChunk, Engine, SynthesisOptions
+from ..prosody import RATE_LIMITS, Prosody
+from ..text.chunk import pause_after
+from ..text.markup import LAUGHING, Pause, Piece, Sound, Words
+from ..text.segment import split_languages
+from ..voices.voice import Voice
 from .effects import apply_prosody
-from .engines.base import AudioChunk, Engine, SynthesisOptions
-from .prosody import RATE_LIMITS, Prosody
 from .sounds import NOISE_KINDS, make_sound
-from .text.chunk import pause_after
-from .text.markup import LAUGHING, Pause, Piece, Sound, Words
-from .text.segment import split_languages
-from .voices.voice import Voice
 
 # Sounds made with the voice: what the engine is given to say for them, per language.
 _VOICED = {

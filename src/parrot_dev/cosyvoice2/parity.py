@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import functools
 
-import refdata
 import torch
-from checks import Check
-from llm_parity import LLM_CHECKS
 
 from parrot.engines.cosyvoice2.flow import CausalMaskedDiffWithXvec, euler_schedule, reference_noise
 from parrot.engines.cosyvoice2.hift import HiFTGenerator, SourceNoise
+
+from . import refdata
+from .checks import Check
+from .llm_parity import LLM_CHECKS
 
 FLOW_ATOL = 1e-3
 HIFT_ATOL = 1e-4

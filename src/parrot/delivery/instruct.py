@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import InputError
-from .prosody import NEUTRAL, Prosody
+from ..errors import InputError
+from ..prosody import NEUTRAL, Prosody
 
 MAX_INSTRUCTION_CHARS = 500
 

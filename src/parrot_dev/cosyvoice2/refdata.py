@@ -1,6 +1,7 @@
 """Access to the CosyVoice2 reference data in ``tests/data/cosyvoice2`` (tiny weights, vectors, config, manifest).
 
-Shared by the tests in this folder and by ``bench/cosyvoice2_parity.py``. Everything is loaded once per process.
+Shared by ``tests/cosyvoice2`` and ``bench/cosyvoice2_parity.py``; the data lives in the source checkout, not
+in the installed package. Everything is loaded once per process.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "cosyvoice2"
+DATA_DIR = Path(__file__).resolve().parents[3] / "tests" / "data" / "cosyvoice2"  # src/parrot_dev/cosyvoice2/
 
 
 @functools.cache

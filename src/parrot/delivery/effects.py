@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .prosody import Prosody
-from .world import FRAME_MS, analyze, synthesize
+from ..dsp.world import FRAME_MS, analyze, synthesize
+from ..prosody import Prosody
 
 TREMOLO_HZ = 5.5
 _LIMIT_KNEE = 0.8  # the soft limiter leaves samples below this untouched

@@ -1,20 +1,20 @@
 """Named parity checks of the CosyVoice2 LM (``Qwen2LM``) against the recorded reference vectors.
 
-Run ``python tests/cosyvoice2/llm_parity.py`` to print the table of maximum absolute errors; the tests in
-``test_llm.py`` assert the same checks. ``LLM_CHECKS`` are ``checks.Check`` objects, so they can join the
-flow/HiFT table (``parity.ALL_CHECKS``, printed by ``bench/cosyvoice2_parity.py``).
+The tests in ``tests/cosyvoice2/test_llm.py`` assert these checks. ``LLM_CHECKS`` are ``checks.Check``
+objects, so they can join the flow/HiFT table (``parity.ALL_CHECKS``, printed by ``bench/cosyvoice2_parity.py``).
 """
 
 from __future__ import annotations
 
 import functools
 
-import refdata
 import torch
-from checks import Check
 
 from parrot.engines.cosyvoice2.llm import Qwen2LM
 from parrot.engines.cosyvoice2.sampling import greedy
+
+from . import refdata
+from .checks import Check
 
 LOGIT_ATOL = 1e-4
 STEPS = 30  # the reference cut each greedy run after 30 tokens
