@@ -147,8 +147,7 @@ def test_a_voice_is_trained_while_speech_keeps_being_served(http, clips, server,
         print(f"\nspeech latency: idle {idle:.2f} s, while training {busy_latency:.2f} s")
     assert busy_latency < 4 * idle + 1.5, (idle, busy_latency)
 
-    listed = {v["name"]: v for v in http.get("/v1/audio/voices").json()["voices"]}
-    assert listed["Trained One"]["kind"] == "trained"
+    assert "Trained One" in {v["name"] for v in http.get("/v1/audio/voices").json()["voices"]}
     spoken = http.post("/v1/audio/speech", json={**PROBE, "voice": "Trained One"})
     assert spoken.status_code == 200 and len(spoken.content) > 20_000
     assert not folder.exists()  # the uploaded clips are removed when the job ends
