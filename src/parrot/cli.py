@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     vtrain.add_argument("--minutes", type=float, default=10.0, help="training time budget (default 10)")
     vtrain.add_argument("--resume", action="store_true", help="continue an interrupted training of NAME")
     vtrain.add_argument("--force", action="store_true", help="replace a saved voice with the same name")
+    vtrain.add_argument("--progress-json", action="store_true", help="report progress as JSON lines on stdout "
+                        "(state, progress, done, error) instead of a progress bar")  # fmt: skip
     vshow = vsub.add_parser("show", help="details of one voice")
     vshow.add_argument("name")
     vren = vsub.add_parser("rename", help="rename a saved voice")
@@ -256,7 +258,7 @@ def _voices(args: argparse.Namespace) -> int:
         for note in voice.meta.get("notes", []):
             print(f"note: {note}")
     elif command == "train":
-        return _train(tts, args)
+        return _train_json(tts, args) if args.progress_json else _train(tts, args)
     elif command == "show":
         voice = tts.voice(args.name)
         info = {**voice.info(), **{k: v for k, v in voice.meta.items() if _jsonable(v)}}
@@ -277,35 +279,11 @@ def _voices(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_library(args: argparse.Namespace) -> int:
-    """``parrot voices check [--repair]``: needs no model, only the library. Exit status 1 if problems remain."""
-    from .voices.store import VoiceStore
-
-    store = VoiceStore.for_data_dir(_settings(args).data_dir)
-    report = store.check()
-    print(f"{report.voices} saved voice(s) intact; {len(report.problems)} problem(s)")
-    for problem in report.problems:
-        print(f"problem: {problem}")
-    if args.repair and not report.ok:
-        report = store.repair()
-        for action in report.repaired:
-            print(f"repaired: {action}")
-        for problem in report.problems:
-            print(f"still: {problem}")
-        print(f"{report.voices} saved voice(s) intact after repairing")
-    elif not report.ok:
-        print("run `parrot voices check --repair` to fix them (nothing is deleted; unusable files are quarantined)")
-    return 0 if report.ok else 1
-
-
 def _train(tts: Parrot, args: argparse.Namespace) -> int:
     from .training.job import TrainingCancelled
     from .training.progress import ProgressBar
 
-    if not 0.1 <= args.minutes <= 600:
-        raise InputError("--minutes must be between 0.1 and 600")
-    job = tts.train(args.name, args.clips, texts=args.text, language=args.lang, minutes=args.minutes,
-                    resume=args.resume, overwrite=args.force)  # fmt: skip
+    job = _training_job(tts, args)
     bar = ProgressBar(sys.stderr)
 
     def interrupt(signum: int, frame: object) -> None:
@@ -331,6 +309,41 @@ def _train(tts: Parrot, args: argparse.Namespace) -> int:
     print(f"saved voice {voice.name!r}: {meta['steps']} steps in {meta['train_seconds']:.0f} s on "
           f"{meta['speech_seconds']:.0f} s of speech (final loss {meta['final_loss']:.3f})")  # fmt: skip
     return 0
+
+
+def _training_job(tts: Parrot, args: argparse.Namespace):  # -> TrainingJob (torch is imported lazily)
+    if not 0.1 <= args.minutes <= 600:
+        raise InputError("--minutes must be between 0.1 and 600")
+    return tts.train(args.name, args.clips, texts=args.text, language=args.lang, minutes=args.minutes,
+                     resume=args.resume, overwrite=args.force)  # fmt: skip
+
+
+def _train_json(tts: Parrot, args: argparse.Namespace) -> int:
+    """``voices train --progress-json``: progress as JSON lines for a parent process (the server)."""
+    from .training_json import run_with_json
+
+    return run_with_json(lambda: _training_job(tts, args))
+
+
+def _check_library(args: argparse.Namespace) -> int:
+    """``parrot voices check [--repair]``: needs no model, only the library. Exit status 1 if problems remain."""
+    from .voices.store import VoiceStore
+
+    store = VoiceStore.for_data_dir(_settings(args).data_dir)
+    report = store.check()
+    print(f"{report.voices} saved voice(s) intact; {len(report.problems)} problem(s)")
+    for problem in report.problems:
+        print(f"problem: {problem}")
+    if args.repair and not report.ok:
+        report = store.repair()
+        for action in report.repaired:
+            print(f"repaired: {action}")
+        for problem in report.problems:
+            print(f"still: {problem}")
+        print(f"{report.voices} saved voice(s) intact after repairing")
+    elif not report.ok:
+        print("run `parrot voices check --repair` to fix them (nothing is deleted; unusable files are quarantined)")
+    return 0 if report.ok else 1
 
 
 def _jsonable(value: object) -> bool:

@@ -7,28 +7,17 @@ the module is skipped, saying why, when the browser cannot be launched. Screensh
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from chromium import launch_chromium, open_page
 
 from parrot.audio import encode
-from parrot.server.app import create_app
-from parrot.server.settings import ServerSettings
-from parrot_dev.background import serve_in_background
 
 pytestmark = pytest.mark.slow
 
 CLIP_TEXT = "The quick brown fox jumps over the lazy dog, and then it runs far away into the quiet green forest."
 TIMEOUT_MS = 90_000
-
-
-@pytest.fixture(scope="module")
-def url(tts) -> Iterator[str]:
-    app = create_app(tts, ServerSettings(workers=2, max_jobs=8, max_upload_mb=2.0, max_text_chars=2_000))
-    with serve_in_background(app, startup_timeout=120) as base:
-        yield base
 
 
 @pytest.fixture(scope="module")
@@ -73,16 +62,17 @@ def player_seconds(page) -> float:
     return page.eval_on_selector("#player", "el => el.duration")
 
 
-def test_page_loads_with_five_modes_and_voices(page, url, shots) -> None:
+def test_page_loads_with_six_modes_and_voices(page, url, shots) -> None:
     assert page.title() == "Parrot"
     tabs = page.locator(".tab")
-    assert tabs.count() == 5
+    assert tabs.count() == 6
     assert tabs.all_text_contents() == [
         "Pretrained voice", "3-second clone", "Cross-lingual clone", "Natural-language control", "Voice chat",
+        "Train a voice",
     ]  # fmt: skip
     assert page.locator("#voices tbody tr").count() >= 5
     page.click("#lang-toggle")
-    zh_tabs = ["预训练音色", "3s极速复刻", "跨语种复刻", "自然语言控制", "语音对话"]
+    zh_tabs = ["预训练音色", "3s极速复刻", "跨语种复刻", "自然语言控制", "语音对话", "训练音色"]
     assert page.locator(".tab").all_text_contents() == zh_tabs
     page.screenshot(path=shots / "zh-pretrained.png", full_page=True)
     page.click("#lang-toggle")

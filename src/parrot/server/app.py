@@ -19,7 +19,15 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
 from ..webui import router as webui_router
-from . import routes_chat, routes_cosyvoice, routes_openai, routes_transcriptions, routes_voices, routes_ws
+from . import (
+    routes_chat,
+    routes_cosyvoice,
+    routes_openai,
+    routes_training,
+    routes_transcriptions,
+    routes_voices,
+    routes_ws,
+)
 from .cors import add_cors
 from .docs import API_DESCRIPTION, mount_offline_docs, openapi_without_422
 from .errors import install_error_handlers
@@ -57,6 +65,7 @@ def create_app(
         try:
             yield
         finally:
+            await state.training.shutdown(state.settings.shutdown_timeout)
             await state.scheduler.shutdown(state.settings.shutdown_timeout)
 
     app = FastAPI(
@@ -71,7 +80,17 @@ def create_app(
     install_error_handlers(app, state.metrics)
     app.add_middleware(LimitsMiddleware, settings=state.settings, metrics=state.metrics)
     add_cors(app, state.settings.cors_origins)  # last: outside the API-key check, for preflights
-    for module in (routes_openai, routes_transcriptions, routes_voices, routes_cosyvoice, routes_ws, routes_chat):
+    # routes_training before routes_voices: /v1/audio/voices/train is not a voice named "train"
+    routes = (
+        routes_openai,
+        routes_transcriptions,
+        routes_training,
+        routes_voices,
+        routes_cosyvoice,
+        routes_ws,
+        routes_chat,
+    )
+    for module in routes:
         app.include_router(module.router)
     app.include_router(webui_router)  # the web UI at /
     mount_offline_docs(app)

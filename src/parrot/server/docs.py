@@ -17,6 +17,10 @@ API_DESCRIPTION = """Offline multilingual speech generation (Mandarin, English, 
   everywhere. List, get, rename (`PATCH`) and delete saved voices; export a voice as a shareable `.voice`
   file (`GET /v1/audio/voices/{name}/export`) and import one (`POST /v1/audio/voices/import`). Cloning
   takes several seconds of CPU; the server clones one voice at a time so speech keeps flowing.
+* Training a voice: `POST /v1/audio/voices/train` (multipart `name`, one or more `files`, optional `text`
+  per file, `language`, `minutes`, `resume`) starts a job that adapts the model to the speaker (202); follow
+  it with `GET /v1/audio/voices/train/{id}` or its Server-Sent Events (`.../{id}/events`), cancel it with
+  `DELETE` (the work is kept for `resume=true`). One job at a time, in a low-priority process.
 * CosyVoice-compatible: `/inference_sft` (stock voice), `/inference_zero_shot`, `/inference_cross_lingual`
   and `/inference_instruct2` (voice of the uploaded `prompt_wav`, cloned for the request and not saved,
   spoken as `instruct_text` says). `spk_id` also takes CosyVoice's own speaker names (中文女, 英文男...).

@@ -9,22 +9,17 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import InputError, UnknownVoiceError, VoiceExistsError
+from ..errors import InputError, UnknownVoiceError
 from ..text.segment import check_language
-from ..voices.library import VoiceLibrary
-from ..voices.store import decode_voice_file, validate_name
+from ..voices.store import decode_voice_file
 from ..voices.voice import Voice
 from .errors import checked
+from .names import VOICE_NAME_HELP, check_voice_name, refuse_taken_name
 from .schemas import ApiError, VoiceInfo, VoiceList, VoiceRename, responses
 from .state import State
 from .uploads import read_upload
 
 router = APIRouter()
-
-VOICE_NAME_HELP = (
-    "1-64 characters: letters of any script, digits, '_', '-', '.' and inner spaces; not starting or ending "
-    "with a space or '.', no '..'"
-)
 
 
 @router.get(
@@ -67,9 +62,7 @@ async def create_voice(
     response: Response,
     name: Annotated[str, Form(description=f"Name of the new voice: {VOICE_NAME_HELP}")],
     file: Annotated[UploadFile, File(description="A clean recording of the speaker, 3-30 s, any format")],
-    text: Annotated[
-        str | None, Form(description="What the recording says (default: transcribed with Whisper)")
-    ] = None,
+    text: Annotated[str | None, Form(description="What the recording says (default: transcribed with Whisper)")] = None,
     language: Annotated[
         str | None, Form(description="Language of the recording: zh, en, ja or auto (default: detect)")
     ] = None,
@@ -77,7 +70,7 @@ async def create_voice(
     name = check_voice_name(name)
     language = checked(check_language, language, "language")
     library = state.tts.voices
-    await run_in_threadpool(_refuse_taken_name, library, name)
+    await run_in_threadpool(refuse_taken_name, library, name)
     data = await read_upload(state.settings, file, "file")
     voice = await state.clones.clone(
         state.tts, data, text, name=name, param="file", transcript_param="text", language=language
@@ -178,15 +171,6 @@ async def delete_voice(name: str, state: State) -> Response:
     return Response(status_code=204)
 
 
-def check_voice_name(name: str, param: str = "name") -> str:
-    """The name, NFC-normalised, if it is a valid voice name (the library's rules; names never become
-    paths, but '/', '\\' and '..' are refused all the same); else 400."""
-    try:
-        return validate_name(name)
-    except InputError as exc:
-        raise ApiError(400, str(exc), code="invalid_voice_name", param=param) from exc
-
-
 def voice_info(voice: Voice) -> VoiceInfo:
     meta = voice.meta or {}
     transcript = meta.get("transcript")
@@ -196,16 +180,6 @@ def voice_info(voice: Voice) -> VoiceInfo:
         transcript=transcript if isinstance(transcript, str) else None,
         notes=[str(n) for n in notes] if isinstance(notes, list) else [],
     )
-
-
-def _refuse_taken_name(library: VoiceLibrary, name: str) -> None:
-    """``VoiceExistsError`` (409) before any cloning work if ``name`` is taken, ignoring case."""
-    if library.is_builtin(name):
-        raise VoiceExistsError(f"a built-in voice named {library.get(name).name!r} already exists; choose another name")
-    if library.store.exists(name):
-        raise VoiceExistsError(
-            f"a saved voice named {name!r} already exists; choose another name, or rename or delete that one"
-        )
 
 
 def _attachment(filename: str) -> str:

@@ -87,7 +87,7 @@ _ERROR_DESCRIPTIONS = {
     401: "Missing or wrong API key (only when the server has API keys)",
     403: "Not allowed (built-in voices cannot be renamed or deleted)",
     404: "No such voice (the message lists the available ones)",
-    409: "A voice with that name already exists (built-in or saved)",
+    409: "A voice with that name already exists (built-in or saved), or a voice is already being trained",
     413: "Upload larger than the server's limit",
     429: "Too many speech streams (or voice clones) in progress; retry after Retry-After seconds",
     502: "The language model server cannot be reached or refused the request (voice chat)",

@@ -1,4 +1,5 @@
-"""What one app instance owns: settings, the model, the scheduler, metrics, the clone queue, voice chat."""
+"""What one app instance owns: settings, the model, the scheduler, metrics, the clone queue, voice chat,
+training jobs."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from .metrics import Metrics
 from .scheduler import Scheduler
 from .schemas import ApiError
 from .settings import ServerSettings
+from .training import Trainings
 
 log = logging.getLogger("uvicorn.error")
 
@@ -51,6 +53,7 @@ class ServerState:
         self.started = int(time.time())
         self.clones = CloneQueue(self.metrics)
         self.conversations = Conversations(chat)
+        self.training = Trainings()  # voice-training jobs, each in its own low-priority process
         # Text preparation (markup, normalisation) runs in threads, a few at a time, never on the event loop.
         self.text_limiter = anyio.CapacityLimiter(max(2, settings.workers))
         self.aliases: dict[str, str] = {}

@@ -31,6 +31,13 @@ async def decode_upload(
 ) -> tuple[np.ndarray, int]:
     """Read an uploaded file within the size limit (413) and decode it by content (400 if not audio)."""
     data = await read_upload(settings, upload, param)
+    return await decode_data(data, param, sample_rate=sample_rate, max_seconds=max_seconds)
+
+
+async def decode_data(
+    data: bytes, param: str, *, sample_rate: int | None = None, max_seconds: float = 600.0
+) -> tuple[np.ndarray, int]:
+    """Decode uploaded bytes by content in a thread (400 naming ``param`` if they are not audio)."""
     try:
         return await run_in_threadpool(decode, data, sample_rate, max_seconds=max_seconds)
     except AudioError as exc:

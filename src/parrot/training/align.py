@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..engines.kokoro_clone import dtw
 from ..dsp.melscale import slaney_mel_filters
 from ..dsp.world import pyworld
+from ..engines.kokoro_clone import dtw
 
 SAMPLE_RATE = 24_000
 HOP = 300  # one F0/energy frame (80 per second)

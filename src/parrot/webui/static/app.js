@@ -49,6 +49,18 @@ const I18N = {
     chatConnecting: "Connecting…", chatListening: "Listening: just speak", chatHearing: "Hearing you…",
     chatThinking: "Thinking…", chatSpeaking: "Speaking (talk to interrupt)", chatClosed: "Conversation ended",
     chatFirstAudio: "voice to first audio", chatServerFirstAudio: "server", chatWps: "model words/s",
+    tabTrain: "Train a voice", trainFiles: "Add recordings", trainName: "Name of the new voice",
+    trainfirst: "Training: the first step…",
+    trainHint: "Adapts the model to one speaker: give 10 s to a few minutes of them speaking, in one or several clips (upload or record). Transcripts are optional.",
+    trainTranscript: "what it says (optional)", remove: "Remove", trainMinutes: "Training minutes",
+    trainResume: "Continue a cancelled training", trainStart: "Start training", trainCancel: "Cancel",
+    trainUse: "Use this voice", trainNeedClips: "Add at least one recording.",
+    trainRecording: "Recording… speak, then stop; each recording is added to the list.",
+    trainpending: "Starting…", trainpreparing: "Preparing the recordings (transcribing and aligning)…",
+    traintraining: "Training: {pct}% · step {step} · loss {loss} · {left} left", trainsaving: "Saving the voice…",
+    traindone: "The voice “{name}” is ready: it is in the voice lists and the library.",
+    trainfailed: "Training failed: {msg}",
+    traincancelled: "Cancelled. The work is kept: start again with the same name and recordings and “Continue” ticked.",
   },
   zh: {
     subtitle: "离线语音合成", apiDocs: "API 文档", apiKey: "API 密钥（服务器需要时）",
@@ -91,6 +103,17 @@ const I18N = {
     chatConnecting: "正在连接…", chatListening: "正在聆听：请直接说话", chatHearing: "正在听你说…",
     chatThinking: "正在思考…", chatSpeaking: "正在回答（说话即可打断）", chatClosed: "对话已结束",
     chatFirstAudio: "语音到首包", chatServerFirstAudio: "服务器", chatWps: "模型 词/秒",
+    tabTrain: "训练音色", trainFiles: "添加录音", trainName: "新音色名称", trainfirst: "训练中：正在进行第一步…",
+    trainHint: "让模型适应一位说话人：提供 10 秒到几分钟的该人说话录音，可分多段（上传或录音）。文字内容可不填。",
+    trainTranscript: "录音内容（可选）", remove: "移除", trainMinutes: "训练时长（分钟）",
+    trainResume: "继续已取消的训练", trainStart: "开始训练", trainCancel: "取消",
+    trainUse: "使用这个音色", trainNeedClips: "请至少添加一段录音。",
+    trainRecording: "正在录音……说完后停止，每段录音都会加入列表。",
+    trainpending: "正在启动…", trainpreparing: "正在准备录音（识别并对齐）…",
+    traintraining: "训练中：{pct}% · 第 {step} 步 · 损失 {loss} · 剩余 {left}", trainsaving: "正在保存音色…",
+    traindone: "音色“{name}”已就绪：已出现在音色列表和音色库中。",
+    trainfailed: "训练失败：{msg}",
+    traincancelled: "已取消。训练进度已保留：用相同名称和录音、勾选“继续”即可接着训练。",
   },
 };
 
@@ -116,6 +139,8 @@ function applyLanguage() {
   chips("tag-examples", t("tags"), (tag) => insertAtCursor($("instruct-text"), tag));
   for (const rec of Object.values(recorders)) rec.button.textContent = rec.active ? t("stopRecording") : t("record");
   setChatStatus(chat.state);
+  renderTrainClips();
+  renderTraining();
   renderVoices();
   renderStats();
 }
@@ -204,7 +229,8 @@ document.querySelectorAll(".tab").forEach((tab) => tab.addEventListener("click",
   mode = tab.dataset.mode;
   document.querySelectorAll(".tab").forEach((x) => x.classList.toggle("active", x === tab));
   document.querySelectorAll(".mode").forEach((m) => m.classList.toggle("hidden", m.id !== `mode-${mode}`));
-  for (const id of ["generate-controls", "generate-output"]) $(id).classList.toggle("hidden", mode === "chat");
+  const own = mode === "chat" || mode === "train"; // these tabs have their own buttons and output
+  for (const id of ["generate-controls", "generate-output"]) $(id).classList.toggle("hidden", own);
   showError(""); showWarning("");
 }));
 
@@ -240,7 +266,7 @@ function renderVoices() {
     }
     const actions = document.createElement("td");
     actions.className = "actions";
-    const saved = v.kind === "cloned";
+    const saved = v.kind === "cloned" || v.kind === "trained";
     actions.append(
       button(t("play"), () => playSample(v.name), "play"),
       button(t("rename"), () => renameVoice(v.name), "rename", !saved),
@@ -362,8 +388,10 @@ async function transcribe(file) {
   }
 }
 
-for (const which of ["clone", "cross"]) {
-  $(`${which}-file`).addEventListener("change", (event) => setClip(which, event.target.files[0] || null));
+for (const which of ["clone", "cross", "train"]) {
+  if (which !== "train") {
+    $(`${which}-file`).addEventListener("change", (event) => setClip(which, event.target.files[0] || null));
+  }
   const rec = { button: $(`${which}-record`), active: false, recorder: null };
   recorders[which] = rec;
   rec.button.addEventListener("click", () => toggleRecording(which));
@@ -387,11 +415,13 @@ async function toggleRecording(which) {
     const type = rec.recorder.mimeType || "audio/webm";
     const ext = type.includes("ogg") ? "ogg" : type.includes("mp4") ? "m4a" : "webm";
     $(`${which}-file`).value = "";
-    setClip(which, new File(parts, `recording.${ext}`, { type }));
+    const file = new File(parts, `recording.${ext}`, { type });
+    if (which === "train") addTrainClips([file]); else setClip(which, file);
   });
   rec.recorder.start();
   rec.active = true; rec.button.textContent = t("stopRecording"); rec.button.classList.add("on");
   if (which === "clone") $("clone-status").textContent = t("recording");
+  if (which === "train") $("train-status").textContent = t("trainRecording");
 }
 
 async function saveClone() {
@@ -420,6 +450,129 @@ $("clone-save").addEventListener("click", async () => {
   showError("");
   try { await saveClone(); } catch (err) { report(err); }
 });
+
+// -- training a voice --------------------------------------------------------------------------------
+
+const TRAIN_PATH = "/v1/audio/voices/train";
+const training = { clips: [], job: null }; // clips: [{ file, text }]; job: the last job seen
+
+function addTrainClips(files) {
+  for (const file of files) training.clips.push({ file, text: "" });
+  renderTrainClips();
+}
+
+function renderTrainClips() {
+  $("train-clips").replaceChildren(...training.clips.map((clip, index) => {
+    const item = document.createElement("li");
+    const audio = document.createElement("audio");
+    audio.controls = true; audio.src = clip.url || (clip.url = URL.createObjectURL(clip.file));
+    const text = document.createElement("input");
+    text.className = "train-text"; text.placeholder = t("trainTranscript"); text.value = clip.text;
+    text.addEventListener("input", () => { clip.text = text.value; });
+    const name = document.createElement("span");
+    name.className = "clip-name"; name.textContent = clip.file.name;
+    const drop = button(t("remove"), () => {
+      URL.revokeObjectURL(clip.url); training.clips.splice(index, 1); renderTrainClips();
+    }, "remove");
+    item.append(name, audio, text, drop);
+    return item;
+  }));
+}
+
+$("train-file").addEventListener("change", (event) => { addTrainClips([...event.target.files]); event.target.value = ""; });
+
+function clock(seconds) {
+  const s = Math.max(0, Math.round(seconds || 0));
+  return `${String(Math.floor(s / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
+}
+
+function renderTraining() {
+  const job = training.job, status = $("train-status"), bar = $("train-progress");
+  const running = Boolean(job && !["done", "failed", "cancelled"].includes(job.state));
+  $("train-start").disabled = running;
+  $("train-cancel").disabled = !running;
+  $("train-use").classList.toggle("hidden", !(job && job.state === "done"));
+  bar.classList.toggle("hidden", !job);
+  if (!job) return;
+  bar.value = job.fraction || 0;
+  status.dataset.state = job.state;
+  const first = job.state === "training" && !job.step; // no progress reported yet
+  status.textContent = t(first ? "trainfirst" : `train${job.state}`, {
+    pct: Math.round(100 * (job.fraction || 0)), step: job.step, loss: job.loss == null ? "-" : job.loss.toFixed(3),
+    left: clock(job.seconds_left), name: job.voice || job.name, msg: job.error ? job.error.message : "",
+  });
+}
+
+function showJob(job) {
+  const finishedNow = job.state === "done" && !(training.job && training.job.state === "done");
+  training.job = job;
+  renderTraining();
+  if (finishedNow) loadVoices();
+}
+
+/** Follows the job's Server-Sent Events (fetch, so the API key header goes along) until it finishes. */
+async function followTraining(id) {
+  try {
+    const response = await api(`${TRAIN_PATH}/${encodeURIComponent(id)}/events`);
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end); buffer = buffer.slice(end + 2);
+        for (const line of block.split("\n")) if (line.startsWith("data: ")) showJob(JSON.parse(line.slice(6)));
+      }
+    }
+    showJob(await (await api(`${TRAIN_PATH}/${encodeURIComponent(id)}`)).json());
+  } catch (err) { report(err); }
+}
+
+$("train-start").addEventListener("click", async () => {
+  showError("");
+  const name = $("train-name").value.trim();
+  if (!name) { showError(t("needName")); return; }
+  if (!training.clips.length) { showError(t("trainNeedClips")); return; }
+  const form = new FormData();
+  form.append("name", name);
+  for (const clip of training.clips) form.append("files", clip.file);
+  if (training.clips.some((clip) => clip.text.trim())) {
+    for (const clip of training.clips) form.append("text", clip.text.trim());
+  }
+  form.append("minutes", $("train-minutes").value || "10");
+  form.append("resume", $("train-resume").checked ? "true" : "false");
+  try {
+    const job = await (await api(TRAIN_PATH, { method: "POST", body: form })).json();
+    showJob(job);
+    followTraining(job.id);
+  } catch (err) { report(err); }
+});
+
+$("train-cancel").addEventListener("click", async () => {
+  if (!training.job) return;
+  try {
+    showJob(await (await api(`${TRAIN_PATH}/${encodeURIComponent(training.job.id)}`, { method: "DELETE" })).json());
+  } catch (err) { report(err); }
+});
+
+$("train-use").addEventListener("click", async () => {
+  const name = training.job && training.job.voice;
+  if (!name) return;
+  $("tab-pretrained").click();
+  if (!voices.some((v) => v.name === name)) await loadVoices();
+  $("pretrained-voice").value = name;
+});
+
+/** A job already running (started from another tab or before a reload) is followed too. */
+async function resumeTrainingView() {
+  try {
+    const { jobs } = await (await api(TRAIN_PATH)).json();
+    const job = (jobs || [])[0];
+    if (job && !["done", "failed", "cancelled"].includes(job.state)) { showJob(job); followTraining(job.id); }
+  } catch (_) { /* e.g. an API key is needed first */ }
+}
 
 // -- generation --------------------------------------------------------------------------------------
 
@@ -863,3 +1016,4 @@ for (const id of ["pretrained-text", "clone-text", "cross-text", "instruct-text"
 }
 applyLanguage();
 loadVoices();
+resumeTrainingView();

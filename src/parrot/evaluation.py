@@ -1,0 +1,56 @@
+"""Intelligibility scoring: canonical text, and the token error rate (CER for Chinese/Japanese, WER for
+English). Training checks a given transcript against what Whisper hears with it; tests and benchmarks
+score speech with it (``parrot_dev.evaluation`` re-exports it beside the delivery measures).
+
+Texts are put in one canonical form before comparing: numbers spelled out by Parrot's own normaliser,
+traditional Chinese mapped to simplified (``zhconv``), punctuation dropped, case folded.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from .text.normalize import normalize
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+
+
+def canonical(text: str) -> str:
+    """Lower-case words (or CJK characters) without punctuation, numbers spelled out."""
+    from zhconv import convert
+
+    text = convert(normalize(text), "zh-cn").lower()
+    kept = [
+        ch if unicodedata.category(ch)[0] in "LN" or ch == "'" else " " for ch in unicodedata.normalize("NFKC", text)
+    ]
+    return " ".join("".join(kept).replace("-", " ").split())
+
+
+def tokens(text: str) -> list[str]:
+    """Words for alphabetic text, single characters for CJK (so CER and WER mix naturally)."""
+    out: list[str] = []
+    for word in canonical(text).split():
+        if _CJK.search(word):
+            out.extend(ch for ch in word)
+        else:
+            out.append(word)
+    return out
+
+
+def edit_distance(ref: list[str], hyp: list[str]) -> int:
+    previous = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        current = [i]
+        for j, h in enumerate(hyp, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h)))
+        previous = current
+    return previous[-1]
+
+
+def error_rate(reference: str, hypothesis: str) -> float:
+    """Token error rate: CER for Chinese/Japanese, WER for English, mixed for mixed text."""
+    ref = tokens(reference)
+    if not ref:
+        raise ValueError("reference has no words")
+    return edit_distance(ref, tokens(hypothesis)) / len(ref)
