@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -33,7 +33,21 @@ from .prepare import Prepared, Renderer, prepare
 from .trainer import Progress, Trainer, TrainOptions
 
 if TYPE_CHECKING:
-    from ..api import Parrot
+    from ..asr import Recognizer
+    from ..config import Settings
+    from ..engines.base import Engine
+    from ..voices.library import VoiceLibrary
+
+
+class Host(Protocol):
+    """What a training job needs of the facade (``parrot.api.Parrot`` is one; training sits below it)."""
+
+    settings: Settings
+    engine: Engine
+    voices: VoiceLibrary
+
+    @property
+    def recognizer(self) -> Recognizer: ...
 
 # A saved voice made from recordings, like a 3-second clone (the web UI and the library treat "cloned" voices as
 # the user's own); ``meta["method"]`` says it was trained.
@@ -53,7 +67,7 @@ class TrainingJob:
 
     def __init__(
         self,
-        tts: Parrot,
+        tts: Host,
         name: str,
         clips: list[ClipSource],
         *,
