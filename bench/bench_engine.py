@@ -60,7 +60,7 @@ def child(threads: int, repeat: int) -> dict[str, object]:
         fa, total, seconds = first_audio(PARAGRAPH, True)
         rows.setdefault("ttfa_paragraph", []).append(fa)
         rows.setdefault("rtf_paragraph", []).append(total / seconds)
-    import parrot.engines.kokoro as kokoro
+    import parrot.engines.kokoro.engine as kokoro
 
     default_first = kokoro.FIRST_CHUNK_PHONEMES
     for first_phonemes in (12, 16, 24, 48):  # how the short first chunk trades latency (prosody is the cost)

@@ -351,7 +351,7 @@ def load_engine(name: str | None, settings: Settings) -> Engine:
     """Construct an engine by name: ``kokoro`` (embedded, the default) or ``cosyvoice2`` (downloaded weights)."""
     name = name or settings.engine
     if name == "kokoro":
-        from .engines.kokoro import KokoroEngine
+        from .engines.kokoro.engine import KokoroEngine
 
         return KokoroEngine(settings)
     if name == "cosyvoice2":

@@ -2,7 +2,7 @@
 
 For one recording and its transcript:
 
-1. The packaged model speaks the transcript with the base style (``kokoro_graph`` probe outputs): its text
+1. The packaged model speaks the transcript with the base style (``engines.kokoro.graph`` probe outputs): its text
    features per token (``t_en``), how many frames each token got, its F0 and energy curves, and the audio.
 2. Both renderings are cut into 80-per-second frames of log-mel; dynamic time warping of the rendering
    against the recording gives, for each frame of the recording, the token being said (``token_frames``).
@@ -19,7 +19,7 @@ import numpy as np
 
 from ..dsp.melscale import slaney_mel_filters
 from ..dsp.world import pyworld
-from ..engines.kokoro_clone import dtw
+from ..engines.kokoro.clone import dtw
 
 SAMPLE_RATE = 24_000
 HOP = 300  # one F0/energy frame (80 per second)
@@ -30,7 +30,7 @@ _MELS = 80
 
 @dataclass(frozen=True)
 class Rendering:
-    """What the packaged model made of a transcript (``kokoro_graph.PROBES`` plus the audio)."""
+    """What the packaged model made of a transcript (``engines.kokoro.graph.PROBES`` plus the audio)."""
 
     t_en: np.ndarray  # (512, tokens)
     durations: np.ndarray  # (tokens,) text frames per token

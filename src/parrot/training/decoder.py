@@ -1,11 +1,11 @@
 """Kokoro's decoder and iSTFTNet vocoder in PyTorch, with the weights of the packaged int8 ONNX graph.
 
 Only the part of the model that turns aligned text features, F0 and energy into a waveform is needed to
-train a voice (``parrot.training.trainer``): the text side runs in ONNX Runtime (``kokoro_graph.PROBES``).
+train a voice (``parrot.training.trainer``): the text side runs in ONNX Runtime (``engines.kokoro.graph.PROBES``).
 Weights are read from the graph and dequantised (``(w - zero_point) * scale``; linear layers have a
 zero point and scale per output column, convolutions one per tensor); weight norm is already folded in.
 
-The trainable parts are ``adapter`` (one offset per AdaIN bias, laid out as ``kokoro_graph.AdapterLayout``, so
+The trainable parts are ``adapter`` (one offset per AdaIN bias, laid out as ``engines.kokoro.graph.AdapterLayout``, so
 the ONNX graph applies it at synthesis time) and ``style_offset`` (added to the decoder half of the style,
 folded into the voice's style table).
 
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..engines.kokoro_graph import AdapterLayout, adapter_layout
+from ..engines.kokoro.graph import AdapterLayout, adapter_layout
 
 SAMPLE_RATE = 24_000
 HOP = 300  # samples per F0 frame (80 per second); a text frame is two of them

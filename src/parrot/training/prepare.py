@@ -10,14 +10,14 @@ import numpy as np
 
 from ..audio import resample
 from ..engines.base import SynthesisOptions
-from ..engines.kokoro_graph import ADAPTER_INPUT, F0_SCALE_INPUT, PROBES, adaptable_graph
+from ..engines.kokoro.graph import ADAPTER_INPUT, F0_SCALE_INPUT, PROBES, adaptable_graph
 from ..errors import InputError
 from ..text.normalize import normalize
 from .align import Example, Rendering, make_example, prosody_stats
 from .clips import Piece
 
 if TYPE_CHECKING:
-    from ..engines.kokoro import KokoroEngine
+    from ..engines.kokoro.engine import KokoroEngine
 
 MAX_TOKENS = 510
 MIN_SPEED, MAX_SPEED = 0.75, 1.35  # the speaker's tempo relative to the base style, clamped

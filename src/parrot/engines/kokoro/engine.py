@@ -16,19 +16,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio import resample
-from ..config import Settings
-from ..errors import InputError, ModelError
-from ..models import kokoro_model_path, kokoro_stock_styles, kokoro_vocab
-from ..text.chunk import Chunk, plan
-from ..text.g2p import G2P
-from ..text.normalize import normalize
-from ..voices.embedding import SpeakerEncoder
-from ..voices.reference import Reference
-from ..voices.voice import Voice
-from .base import AudioChunk, Engine, SynthesisOptions
-from .kokoro_clone import SpectralMap, analyze_speaker, fit_map
-from .kokoro_graph import ADAPTER_INPUT, F0_SCALE_INPUT, AdapterLayout, adaptable_graph
+from ...audio import resample
+from ...config import Settings
+from ...errors import InputError, ModelError
+from ...models import kokoro_model_path, kokoro_stock_styles, kokoro_vocab
+from ...text.chunk import Chunk, plan
+from ...text.g2p import G2P
+from ...text.normalize import normalize
+from ...voices.embedding import SpeakerEncoder
+from ...voices.reference import Reference
+from ...voices.voice import Voice
+from ..base import AudioChunk, Engine, SynthesisOptions
+from .clone import SpectralMap, analyze_speaker, fit_map
+from .graph import ADAPTER_INPUT, F0_SCALE_INPUT, AdapterLayout, adaptable_graph
 
 SAMPLE_RATE = 24_000
 MAX_PHONEMES = 480  # the model takes 510 tokens; keep a margin for punctuation spacing
@@ -125,7 +125,7 @@ class KokoroEngine(Engine):
         return [self.vocab[p] for p in phonemes if p in self.vocab][:510]
 
     def make_voice(self, reference: Reference, transcript: str, name: str) -> Voice:
-        """Clone: pick a base style by d-vector, learn the spectral mapping (see ``kokoro_clone``).
+        """Clone: pick a base style by d-vector, learn the spectral mapping (see ``clone``).
 
         The two stock styles whose d-vectors are closest to the reference are each fitted; the one
         whose mapped rendering of the transcript sounds closest to the reference wins.
@@ -259,7 +259,7 @@ class KokoroEngine(Engine):
 
 
 def _adaptable_model(path: Path) -> tuple[Path | bytes, AdapterLayout]:
-    """The packaged graph with the trained-voice inputs (``kokoro_graph``), built once and kept next to the model
+    """The packaged graph with the trained-voice inputs (``graph``), built once and kept next to the model
     (or only in memory when the data directory is read-only)."""
     derived = path.with_name(path.stem + ".adaptable.onnx")
     marker = derived.with_name(derived.name + ".json")

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..dsp.world import analyze, synthesize
-from ..errors import InputError
+from ...dsp.world import analyze, synthesize
+from ...errors import InputError
 
 SAMPLE_RATE = 24_000
 BANDS = 48
