@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..errors import InputError, UnknownVoiceError
 from ..text.segment import check_language
+from ..voices.library import VoiceLibrary
 from ..voices.store import decode_voice_file
 from ..voices.voice import Voice
 from .errors import checked
@@ -75,9 +76,7 @@ async def create_voice(
     voice = await state.clones.clone(
         state.tts, data, text, name=name, param="file", transcript_param="text", language=language
     )
-    saved = await run_in_threadpool(library.save, voice)
-    response.headers["Location"] = f"/v1/audio/voices/{quote(saved.name)}"
-    return voice_info(saved)
+    return await _save(library, voice, response)
 
 
 @router.post(
@@ -110,9 +109,7 @@ async def import_voice(
             code="invalid_voice_file",
             param="file",
         )
-    saved = await run_in_threadpool(state.tts.voices.save, voice)
-    response.headers["Location"] = f"/v1/audio/voices/{quote(saved.name)}"
-    return voice_info(saved)
+    return await _save(state.tts.voices, voice, response)
 
 
 @router.get(
@@ -180,6 +177,13 @@ def voice_info(voice: Voice) -> VoiceInfo:
         transcript=transcript if isinstance(transcript, str) else None,
         notes=[str(n) for n in notes] if isinstance(notes, list) else [],
     )
+
+
+async def _save(library: VoiceLibrary, voice: Voice, response: Response) -> VoiceInfo:
+    """Save a new voice (409 if its name was taken meanwhile) and point ``Location`` at it."""
+    saved = await run_in_threadpool(library.save, voice)
+    response.headers["Location"] = f"/v1/audio/voices/{quote(saved.name)}"
+    return voice_info(saved)
 
 
 def _attachment(filename: str) -> str:
