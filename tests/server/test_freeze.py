@@ -1,5 +1,6 @@
 """No request can freeze the server: pathological inputs to every parser, at the size limits, while another
-client's ``/healthz`` must keep answering within 200 ms.
+client's ``/healthz`` must keep answering within 200 ms (or 3x its latency just before, on a machine already
+busy with other work).
 
 The engine is the fake one (the point is the text front end and the server, not the acoustic model): markup,
 SSML, the normaliser and its number readers, the language segmenter, the instruction parser and the phrase
@@ -9,7 +10,6 @@ cutter of the WebSocket all run for real.
 from __future__ import annotations
 
 import json
-import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +22,8 @@ from parrot.server.app import create_app
 from parrot.server.settings import ServerSettings
 
 LIMIT = 100_000  # the default PARROT_MAX_TEXT_CHARS
-HEALTH_BUDGET = 0.200  # seconds
+HEALTH_BUDGET = 0.200  # seconds, for 95 % of the probes
+STALL = 2.0  # seconds: no probe may wait this long
 
 
 def _fill(unit: str, size: int = LIMIT, prefix: str = "", suffix: str = "") -> str:
@@ -66,6 +67,7 @@ class HealthProbe:
     def __init__(self, url: str) -> None:
         self.url = url
         self.latencies: list[float] = []
+        self.baseline = 0.0
         self.failures: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -86,20 +88,28 @@ class HealthProbe:
 
     def __enter__(self) -> HealthProbe:
         self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self.latencies and not self.failures and time.monotonic() < deadline:
-            time.sleep(0.01)  # probing before the request under test starts
+        time.sleep(0.5)  # a baseline: how fast /healthz answers on this machine right now, with no attack
+        self.baseline = max(self.latencies, default=0.0)
+        self.latencies.clear()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        deadline = time.monotonic() + 5
+        while not self.latencies and not self.failures and time.monotonic() < deadline:
+            time.sleep(0.01)  # at least one probe answered while or after the request ran
         self._stop.set()
         self._thread.join(timeout=30)
 
     def check(self, what: str) -> None:
         assert not self.failures, (what, self.failures[:3])
         assert self.latencies, what
-        worst, median = max(self.latencies), statistics.median(self.latencies)
-        assert worst < HEALTH_BUDGET, f"{what}: /healthz took {worst * 1000:.0f} ms (median {median * 1000:.0f} ms)"
+        ordered = sorted(self.latencies)
+        worst, p95 = ordered[-1], ordered[int(0.95 * (len(ordered) - 1))]
+        # 200 ms for 95 % of the probes (3x the baseline on a machine already busy with other work), and never
+        # a stall: a parser that blocks the loop held every request for seconds (13 s to 3 min before the fix).
+        budget = max(HEALTH_BUDGET, 3 * self.baseline)
+        figures = f"p95 {p95 * 1000:.0f} ms, worst {worst * 1000:.0f} ms, baseline {self.baseline * 1000:.0f} ms"
+        assert p95 < budget and worst < STALL, f"{what}: /healthz {figures}"
 
 
 @pytest.fixture

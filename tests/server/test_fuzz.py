@@ -168,6 +168,7 @@ def _check(response: httpx.Response, what: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.model  # transcription and voice chat load the real Whisper and VAD
 def test_http_fuzz_never_answers_5xx(fuzz_server) -> None:  # noqa: ANN001
     rng = random.Random(SEED)
     with httpx.Client(base_url=fuzz_server.url, timeout=60) as http:
@@ -211,6 +212,7 @@ WS_EVENTS = {
 
 
 @pytest.mark.slow
+@pytest.mark.model
 @pytest.mark.parametrize("route", list(WS_EVENTS))
 def test_websocket_fuzz_keeps_sessions_and_server_alive(fuzz_server, route: str) -> None:  # noqa: ANN001
     rng = random.Random(SEED + len(route))

@@ -9,6 +9,7 @@ HTTP to calls on those (see ARCHITECTURE.md).
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from ..chat.config import ChatSettings
 
 log = logging.getLogger("uvicorn.error")  # where `parrot serve` shows uvicorn's own messages
+GIL_SLICE_SECONDS = 0.001
 
 
 def create_app(
@@ -53,6 +55,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Worker threads (text preparation, G2P) hold the GIL in 5 ms slices by default; shorter slices let the
+        # event loop answer other clients promptly while they work (tests/server/test_freeze.py).
+        sys.setswitchinterval(GIL_SLICE_SECONDS)
         started = time.perf_counter()
         await run_in_threadpool(state.load)
         state.scheduler.start()

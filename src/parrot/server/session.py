@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from typing import Any
 
 from fastapi import WebSocket
@@ -14,6 +15,8 @@ from ..errors import InputError
 from .errors import to_api_error
 from .schemas import ApiError
 from .state import ServerState
+
+log = logging.getLogger("uvicorn.error")
 
 
 class SessionClosed(Exception):
@@ -52,6 +55,8 @@ class JsonSession:
         """Report ``exc`` to the client as an ``error`` message; returns it."""
         error = to_api_error(exc)
         self.state.count_error(error)
+        if error.code == "internal_error":  # a bug, not the client's mistake: keep the details for the log
+            log.error("WebSocket message failed", exc_info=exc)
         await self.send({"type": "error", **error.body()})
         return error
 
