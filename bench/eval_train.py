@@ -100,7 +100,9 @@ def quality(outputs: list[Output]) -> float:
     return float(np.mean([o.quality for o in outputs if o.quality is not None]))
 
 
-def evaluate(bench: Bench, speaker: Speaker, seconds: float, minutes: float, cache: Path | None) -> Row:
+def evaluate(
+    bench: Bench, speaker: Speaker, seconds: float, minutes: float, cache: Path | None, fmax: float | None = None
+) -> Row:
     from parrot.training.job import TrainingJob
     from parrot.training.trainer import TrainOptions
     from parrot.voices.voice import Voice
@@ -109,7 +111,7 @@ def evaluate(bench: Bench, speaker: Speaker, seconds: float, minutes: float, cac
     clips, texts = material(speaker, cache, seconds)
     name = f"eval-{speaker.id}-{int(seconds)}"
     job = TrainingJob(bench.tts, name, clips, texts=texts, language=speaker.lang,
-                      options=TrainOptions(minutes=minutes), overwrite=True)  # fmt: skip
+                      options=TrainOptions(minutes=minutes, loss_fmax=fmax), overwrite=True)  # fmt: skip
     voice = job.run()
     base = Voice(f"{name}-base", voice.engine, "cloned", {k: v for k, v in voice.payload.items() if k != "adapter"})
     same, cross = bench.speak(voice, speaker.lang), bench.speak(voice, OTHER_LANG[speaker.lang])
@@ -178,6 +180,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=3.0, help="training budget per voice (default 3)")
     parser.add_argument("--seconds", default="0", help="training speech per voice, comma-separated (0 = all)")
     parser.add_argument("--sentences", type=int, default=2, choices=(1, 2, 3), help="sentences per language")
+    parser.add_argument("--loss-fmax", type=float, default=None, help="upper edge of the mel loss, Hz (default all)")
     parser.add_argument("--cache", type=Path, default=None, help="package cache (default ~/.cache/parrot-bench)")
     parser.add_argument("--json", type=Path, help="also write rows and summaries here")
     args = parser.parse_args()
@@ -188,7 +191,7 @@ def main() -> None:
     for seconds in [float(s) for s in args.seconds.split(",")]:
         rows = []
         for speaker in speakers:
-            row = evaluate(bench, speaker, seconds, args.minutes, args.cache)
+            row = evaluate(bench, speaker, seconds, args.minutes, args.cache, args.loss_fmax)
             rows.append(row)
             print(f"  {speaker.id} ({row.speech_s:.0f} s): base {row.base_same:.3f} -> trained {row.same:.3f}, "
                   f"cross {row.cross:.3f}, {row.steps} steps", file=sys.stderr, flush=True)  # fmt: skip

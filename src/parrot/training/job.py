@@ -16,9 +16,7 @@ import hashlib
 import json
 import os
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -258,8 +256,4 @@ def load_prepared(path: Path, key: str) -> Prepared | None:
     )
 
 
-def elapsed_text(seconds: float) -> str:
-    return time.strftime("%M:%S", time.gmtime(max(0.0, seconds)))
-
-
-__all__ = ["TrainOptions", "TrainingCancelled", "TrainingJob", "replace"]
+__all__ = ["TrainOptions", "TrainingCancelled", "TrainingJob"]
