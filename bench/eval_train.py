@@ -9,8 +9,8 @@ recordings of bench/train_speakers.json, cut to ``--seconds`` of speech (whole c
 its second utterance ("other") is never trained on and is what similarity is measured against. The voice
 is trained by the library's own ``TrainingJob`` (saved in the library of ``$PARROT_DATA_DIR``), then:
 
-- base: the same voice without the trained adapter (nearest stock style by d-vector, the speaker's pitch and
-  tempo): what training adds is trained - base;
+- base: the same voice untrained (no adapter, no style offset: the nearest stock style by d-vector with the
+  speaker's pitch and tempo): what training adds is trained - base;
 - same / cross: CAM++ SIM of the voice saying fixed sentences (never in training) in the speaker's language /
   the other language, against the held-out recording;
 - err: Whisper-base CER (zh) / WER (en) of those sentences, next to the stock voice of the same sex;
@@ -96,6 +96,13 @@ def _read_checked(path: Path, sha256: str) -> tuple[np.ndarray, int]:
     return decode(data)
 
 
+def untrained(payload: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The trained voice's payload without what training changed (adapter, style offset); pitch/tempo kept."""
+    style = payload["style"].copy()
+    style[:, :128] -= payload["style_offset"]
+    return {"style": style, "f0_scale": payload["f0_scale"], "speed": payload["speed"]}
+
+
 def quality(outputs: list[Output]) -> float:
     return float(np.mean([o.quality for o in outputs if o.quality is not None]))
 
@@ -113,7 +120,7 @@ def evaluate(
     job = TrainingJob(bench.tts, name, clips, texts=texts, language=speaker.lang,
                       options=TrainOptions(minutes=minutes, loss_fmax=fmax), overwrite=True)  # fmt: skip
     voice = job.run()
-    base = Voice(f"{name}-base", voice.engine, "cloned", {k: v for k, v in voice.payload.items() if k != "adapter"})
+    base = Voice(f"{name}-base", voice.engine, "cloned", untrained(voice.payload))
     same, cross = bench.speak(voice, speaker.lang), bench.speak(voice, OTHER_LANG[speaker.lang])
     base_same, base_cross = bench.speak(base, speaker.lang), bench.speak(base, OTHER_LANG[speaker.lang])
     stock = STOCK_BY_SEX[speaker.sex]

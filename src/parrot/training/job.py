@@ -198,6 +198,8 @@ class TrainingJob:
             payload={
                 "style": trainer.style_table(prepared.style_table),
                 "adapter": trainer.adapter(),
+                # already folded into "style"; kept so the untrained voice can be rebuilt (bench/eval_train.py)
+                "style_offset": trainer.style_offset(),
                 "f0_scale": np.array([prepared.f0_scale], dtype=np.float32),
                 "speed": np.array([prepared.speed], dtype=np.float32),
             },

@@ -186,6 +186,9 @@ class Trainer:
     def adapter(self) -> np.ndarray:
         return self.decoder.adapter.detach().numpy().astype(np.float32).copy()
 
+    def style_offset(self) -> np.ndarray:
+        return self.decoder.style_offset.detach().numpy().astype(np.float32).copy()
+
     def style_table(self, table: np.ndarray) -> np.ndarray:
         """``table`` (510, 256) with the trained offset added to its decoder half."""
         out = np.array(table, dtype=np.float32, copy=True)
