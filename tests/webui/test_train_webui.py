@@ -64,7 +64,11 @@ def test_train_a_voice_watch_progress_and_use_it(url, clips, shots) -> None:
         page.click("#train-start")
         page.wait_for_function("() => document.querySelector('#train-cancel').disabled === false", timeout=30_000)
         assert page.locator("#train-start").is_disabled()
-        page.wait_for_function("() => window.seenStatus.some((text) => / left$/.test(text))", timeout=TRAIN_TIMEOUT_MS)
+        progress_shown = "() => window.seenStatus.some((text) => / left$/.test(text))"
+        try:
+            page.wait_for_function(progress_shown, timeout=TRAIN_TIMEOUT_MS)
+        except Exception:  # say what the page showed instead (e.g. "Training failed: ...")
+            raise AssertionError(page.evaluate("() => window.seenStatus")) from None
         page.screenshot(path=shots / "train-progress.png", full_page=True)
         page.wait_for_function(
             "() => ['done', 'failed'].includes(document.querySelector('#train-status').dataset.state)",

@@ -73,7 +73,7 @@ def load_pieces(
             )
         for start, end in _group(spans, int(MAX_PIECE_SECONDS * RATE)):
             segment = audio16[max(0, start - _PAD) : min(len(audio16), end + _PAD)]
-            heard = recognizer.transcribe(segment, language=language or (given and text_language(given)))
+            heard = recognizer.transcribe(segment, language=language or (text_language(given) if given else None))
             if given:
                 text, lang = given, language or heard.language
                 if not heard.text.strip() or error_rate(given, heard.text) > MAX_TRANSCRIPT_ERROR:
