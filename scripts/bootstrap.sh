@@ -20,6 +20,8 @@ stamp_file="$VENV/.parrot-install-stamp"
 stamp="$(cat pyproject.toml scripts/bootstrap.sh | sha256sum | cut -c1-16)-$EXTRAS"
 if [ "$(cat "$stamp_file" 2>/dev/null)" != "$stamp" ]; then
     echo "parrot: installing dependencies ($spec) into $VENV" >&2
+    # A background build of voice chat's runtime (below) must not run while pip changes the same venv.
+    [ -x "$VENV/bin/parrot" ] && "$VENV/bin/parrot" models chat-runtime --no-start --wait >/dev/null 2>&1 || true
     "$VENV/bin/python" -m pip install --quiet --upgrade pip >/dev/null
     # Training voices (`parrot voices train`) and the CosyVoice2 engine need torch. Pin the CPU build (plain
     # `torch` resolves to a multi-GB CUDA build); every install gets it, so ./run.sh users can train voices.
@@ -34,3 +36,8 @@ fi
 
 # Assemble and sha256-verify the embedded models in the data directory (fast when already done).
 "$VENV/bin/parrot" models prepare >&2
+
+# Voice chat's embedded runtime (llama-cpp-python) compiles llama.cpp, about 20 minutes on 2 cores, unless a built
+# wheel is cached. Extras that include it (test) installed it above; otherwise it is built in a detached, niced
+# process so speech is served at once; voice chat says how far the build is (`parrot models chat-runtime --wait`).
+"$VENV/bin/parrot" models chat-runtime

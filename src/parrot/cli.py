@@ -124,6 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="embedded model weights")
     msub = models.add_subparsers(dest="models_command", required=True)
     msub.add_parser("prepare", help="assemble and verify the embedded models in the data directory")
+    mrun = msub.add_parser(
+        "chat-runtime",
+        help="build voice chat's embedded language model runtime (llama.cpp) in the background, or report it",
+    )
+    mrun.add_argument("--wait", action="store_true", help="follow the build until it ends (exit 0 when ready)")
+    mrun.add_argument("--no-start", action="store_true", help="only report (and with --wait, wait for) a build")
     mdown = msub.add_parser("download", help="download optional model weights (resumes an interrupted download)")
     mdown.add_argument("model", choices=("cosyvoice2",), help="which model (cosyvoice2: CosyVoice2-0.5B, ~2.6 GB)")
     mdown.add_argument("--source", choices=("huggingface", "modelscope"), default="huggingface",
@@ -154,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "voices":
             return _voices(args)
         if args.command == "models":
+            if args.models_command == "chat-runtime":
+                return _models_chat_runtime(args)
             return _models_download(args) if args.models_command == "download" else _models_prepare()
         if args.command == "chat":
             from .chat.cli import run_chat
@@ -371,6 +379,28 @@ def _models_prepare() -> int:
     for name, path in prepare_all(Settings.from_env().data_dir).items():
         print(f"{name}: {path} (verified)")
     return 0
+
+
+def _models_chat_runtime(args: argparse.Namespace) -> int:
+    from .chat import runtime
+    from .config import Settings
+
+    data_dir = Settings.from_env().data_dir
+    current = runtime.status(data_dir) if args.no_start else runtime.start_build(data_dir)
+    print(f"parrot: {current.message()}", file=sys.stderr)
+    if args.wait and current.state == "building":
+        shown = ""
+        while current.state == "building":
+            current = runtime.wait(data_dir, timeout=10)
+            line = current.message() if current.state == "building" else ""
+            if line and line != shown:
+                print(f"parrot: {line}", file=sys.stderr)
+                shown = line
+        print(f"parrot: {current.message()}", file=sys.stderr)
+    if current.state == "building":
+        print(f"parrot: follow it with `parrot models chat-runtime --wait` (log: {runtime.runtime_dir(data_dir)}"
+              "/build.log)", file=sys.stderr)  # fmt: skip
+    return 0 if current.state in ("ready", "building") and not (args.wait and current.state != "ready") else 1
 
 
 def _models_download(args: argparse.Namespace) -> int:

@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import InputError, ParrotError
+from . import runtime
 from .aio import iterate_in_thread
+from .runtime import RuntimeStatus
 
 LOCAL_AHEAD = 2  # pieces the embedded model may write ahead of its reader: a reader that waits pauses it
 
@@ -29,6 +31,16 @@ class LLMError(ParrotError):
     """The language model cannot answer (server unreachable, refused the request, model missing)."""
 
     kind = "llm_unavailable"
+
+
+class ChatRuntimeNotReady(LLMError):
+    """The embedded model's runtime (llama-cpp-python) is still being built, or its build failed."""
+
+    kind = "chat_runtime_not_ready"
+
+    def __init__(self, status: RuntimeStatus) -> None:
+        super().__init__(status.message())
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -202,6 +214,11 @@ class EmbeddedModel:
         """The embedded model ``choice`` (see ``parrot.models.EMBEDDED_LLMS``), assembled if needed."""
         from ..models import embedded_llm_path
 
+        current = runtime.status(data_dir)
+        if current.state == "missing":  # first use: start building it (speech is not affected)
+            current = runtime.start_build(data_dir)
+        if current.state != "ready":
+            raise ChatRuntimeNotReady(current)
         return cls(embedded_llm_path(data_dir, choice), choice, threads=threads)
 
     def warm_up(self, system_prompt: str) -> None:

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection, Request
 
-from ..chat.llm import LLMError
+from ..chat.llm import ChatRuntimeNotReady, LLMError
 from ..errors import (
     InputError,
     LibraryDamagedError,
@@ -52,6 +52,9 @@ def to_api_error(exc: BaseException, request: HTTPConnection | None = None) -> A
         return ApiError(503, str(exc), code=exc.kind, headers={"Retry-After": "60"})
     if isinstance(exc, InputError):
         return ApiError(400, str(exc), code=exc.kind)
+    if isinstance(exc, ChatRuntimeNotReady):
+        retry = "30" if exc.status.state == "building" else "300"
+        return ApiError(503, str(exc), code=exc.kind, headers={"Retry-After": retry})
     if isinstance(exc, LLMError):
         return ApiError(502, str(exc), code=exc.kind)
     if isinstance(exc, ModelError):

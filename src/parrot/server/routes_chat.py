@@ -19,6 +19,7 @@ from starlette.websockets import WebSocketDisconnect
 from ..api import check_speed, check_text_length
 from ..asr import ASR_SAMPLE_RATE
 from ..audio import FORMATS, AudioError, encode
+from ..chat import runtime
 from ..chat.pipeline import ChatEvent, Transcribed, collect
 from ..chat.vad import trim_to_speech
 from ..errors import InputError
@@ -36,6 +37,19 @@ log = logging.getLogger("uvicorn.error")
 
 MAX_TURN_SECONDS = 120.0  # longest accepted recording for one HTTP turn
 ChatFormat = Literal["wav", "mp3", "flac", "opus", "aac", "pcm", "json"]
+
+
+@router.get(
+    "/v1/audio/chat/status",
+    tags=["chat"],
+    summary="Whether voice chat can answer now: its language model, and the embedded runtime's build progress",
+)
+async def chat_status(state: State) -> dict[str, object]:
+    chat = state.conversations.settings
+    if chat.llm_base_url:  # a language model server: nothing to build here
+        return {"ready": True, "llm": chat.llm_description, "runtime": None}
+    current = await run_in_threadpool(runtime.status, state.tts.settings.data_dir)
+    return {"ready": current.state == "ready", "llm": chat.llm_description, "runtime": current.as_dict()}
 
 
 @router.post(

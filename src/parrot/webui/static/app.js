@@ -49,6 +49,7 @@ const I18N = {
     chatConnecting: "Connecting…", chatListening: "Listening: just speak", chatHearing: "Hearing you…",
     chatThinking: "Thinking…", chatSpeaking: "Speaking (talk to interrupt)", chatClosed: "Conversation ended",
     chatFirstAudio: "voice to first audio", chatServerFirstAudio: "server", chatWps: "model words/s",
+    chatNotReady: "Voice chat is not ready yet",
     tabTrain: "Train a voice", trainFiles: "Add recordings", trainName: "Name of the new voice",
     trainfirst: "Training: the first step…",
     trainHint: "Adapts the model to one speaker: give 10 s to a few minutes of them speaking, in one or several clips (upload or record). Transcripts are optional.",
@@ -103,6 +104,7 @@ const I18N = {
     chatConnecting: "正在连接…", chatListening: "正在聆听：请直接说话", chatHearing: "正在听你说…",
     chatThinking: "正在思考…", chatSpeaking: "正在回答（说话即可打断）", chatClosed: "对话已结束",
     chatFirstAudio: "语音到首包", chatServerFirstAudio: "服务器", chatWps: "模型 词/秒",
+    chatNotReady: "语音对话尚未就绪",
     tabTrain: "训练音色", trainFiles: "添加录音", trainName: "新音色名称", trainfirst: "训练中：正在进行第一步…",
     trainHint: "让模型适应一位说话人：提供 10 秒到几分钟的该人说话录音，可分多段（上传或录音）。文字内容可不填。",
     trainTranscript: "录音内容（可选）", remove: "移除", trainMinutes: "训练时长（分钟）",
@@ -232,6 +234,7 @@ document.querySelectorAll(".tab").forEach((tab) => tab.addEventListener("click",
   const own = mode === "chat" || mode === "train"; // these tabs have their own buttons and output
   for (const id of ["generate-controls", "generate-output"]) $(id).classList.toggle("hidden", own);
   showError(""); showWarning("");
+  if (mode === "chat") checkChatRuntime();
 }));
 
 // -- voices ------------------------------------------------------------------------------------------
@@ -993,6 +996,21 @@ function sendChatText() {
   chat.stoppedAt = performance.now(); chat.firstAudio = false;
   $("chat-text").value = "";
   setChatStatus("thinking");
+}
+
+// The embedded language model's runtime may still be compiling (first run): say so, and look again until it is done.
+let chatRuntimeTimer = null;
+async function checkChatRuntime() {
+  clearTimeout(chatRuntimeTimer);
+  let body;
+  try { body = await (await api("/v1/audio/chat/status")).json(); } catch (err) { report(err); return; }
+  const notice = $("chat-runtime"), ready = Boolean(body.ready);
+  notice.classList.toggle("hidden", ready);
+  notice.textContent = ready ? "" : `${t("chatNotReady")}: ${body.runtime ? body.runtime.message : ""}`;
+  if (!chat.ws) for (const id of ["chat-start", "chat-send"]) $(id).disabled = !ready;
+  if (!ready && body.runtime && body.runtime.state === "building" && mode === "chat") {
+    chatRuntimeTimer = setTimeout(checkChatRuntime, 5000);
+  }
 }
 
 $("chat-start").addEventListener("click", startChat);
