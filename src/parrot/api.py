@@ -29,6 +29,9 @@ from .prosody import NEUTRAL
 from .text.markup import Pause, Piece, Sound, Words, parse_markup, rewrite_outside_markup
 from .text.normalize import normalize
 from .text.segment import check_language, split_languages
+from .voices.consent import Consent
+from .voices.design import Design, blend, is_blend
+from .voices.design import design as design_voice
 from .voices.library import VoiceLibrary, packaged_voices
 from .voices.reference import Reference, load_reference
 from .voices.voice import Voice
@@ -151,7 +154,16 @@ class Parrot:
                 f"the {self.engine.name} engine has no built-in voices; clone one (`parrot voices add NAME CLIP`) "
                 "and name it"
             )
+        if is_blend(name):  # "jf_alpha*0.3+jm_kumo*0.7"
+            return blend(name, self.voices.get)
         return self.voices.get(name)
+
+    def design(
+        self, source: str | Voice, adjust: Design | None = None, *, name: str | None = None, description: str = ""
+    ) -> Voice:
+        """A new voice from ``source`` (a voice, a name, or a blend such as ``"jf_alpha*0.3+jm_kumo*0.7"``)
+        with ``adjust`` applied (pitch, pace, brightness, breathiness); not saved (see ``voices.save``)."""
+        return design_voice(self.voice(source), adjust or Design(), name=name, description=description)
 
     def clone(
         self,
@@ -161,11 +173,13 @@ class Parrot:
         name: str = "clone",
         sample_rate: int | None = None,
         language: str | None = None,
+        consent: Consent | None = None,
     ) -> Voice:
         """Make a voice from 3-30 s of someone speaking (not saved: see ``voices.save``).
 
         ``audio`` is a file path, encoded bytes (any format), or an array with ``sample_rate``. A
-        missing ``transcript`` is made with the embedded recognizer.
+        missing ``transcript`` is made with the embedded recognizer. ``consent`` (``Consent.given(who,
+        statement)``) is recorded with the voice.
         """
         started = time.perf_counter()
         reference = audio if isinstance(audio, Reference) else load_reference(audio, sample_rate)
@@ -182,7 +196,8 @@ class Parrot:
             "clone_seconds": round(time.perf_counter() - started, 2),
             "notes": list(reference.notes),
         }
-        return replace(voice, meta=meta, language=voice.language or language)
+        voice = replace(voice, meta=meta, language=voice.language or language)
+        return consent.attach(voice) if consent is not None else voice
 
     def train(
         self,

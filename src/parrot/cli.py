@@ -57,6 +57,26 @@ def build_parser() -> argparse.ArgumentParser:
     vadd.add_argument("--text", help="what the clip says (default: transcribed automatically)")
     vadd.add_argument("--lang", help="language of the clip (default: detected)")
     vadd.add_argument("--force", action="store_true", help="replace a saved voice with the same name")
+    vadd.add_argument("--consent-by", help="who agreed to have their voice cloned (recorded with the voice)")
+    vadd.add_argument("--consent-text", help="the statement they agreed to (recorded with the voice)")
+    vdesign = vsub.add_parser(
+        "design",
+        help="make a voice without a recording: blend voices and adjust pitch, pace, brightness, breathiness",
+        description="Saves the designed voice (use it like any other). Blends are written as "
+        "'jf_alpha*0.3+jm_kumo*0.7' and work anywhere a voice name goes, without saving.",
+    )
+    vdesign.add_argument("name", help="name of the new voice")
+    vdesign.add_argument("--from", dest="source", required=True, help="a voice or a blend: 'jf_alpha*0.3+jm_kumo*0.7'")
+    vdesign.add_argument("--pitch", type=float, default=0.0, help="semitones, -12..12 (default 0)")
+    vdesign.add_argument("--pace", type=float, default=1.0, help="speed factor, 0.5..2 (default 1)")
+    vdesign.add_argument("--brightness", type=float, default=0.0,
+                         help="dB per octave above 500 Hz, -6 (darker, older) .. 6 (brighter, younger)")  # fmt: skip
+    vdesign.add_argument("--breathiness", type=float, default=0.0, help="0 (none) .. 1 (very breathy)")
+    vdesign.add_argument("--description", default="", help="a line describing the voice")
+    vdesign.add_argument("--say", help="also speak this text with the new voice into --output")
+    vdesign.add_argument("-o", "--output", help="file for --say (format from the extension; default preview.wav)")
+    vdesign.add_argument("--no-save", action="store_true", help="only preview (--say); do not save the voice")
+    vdesign.add_argument("--force", action="store_true", help="replace a saved voice with the same name")
     vtrain = vsub.add_parser(
         "train",
         help="train a voice into the model from 10 s to a few minutes of one person speaking",
@@ -259,7 +279,10 @@ def _voices(args: argparse.Namespace) -> int:
         return _print_voices(tts.voices.list(), args.json)
     if command == "add":
         started = time.perf_counter()
-        voice = tts.clone(args.clip, args.text, name=args.name, language=args.lang)
+        from .voices.consent import Consent
+
+        consent = Consent.given(args.consent_by, args.consent_text) if args.consent_by or args.consent_text else None
+        voice = tts.clone(args.clip, args.text, name=args.name, language=args.lang, consent=consent)
         tts.voices.save(voice, overwrite=args.force)
         print(f"saved voice {voice.name!r} in {time.perf_counter() - started:.1f} s")
         print(f"transcript: {voice.meta.get('transcript', '')}")
@@ -267,6 +290,8 @@ def _voices(args: argparse.Namespace) -> int:
             print(f"note: {note}")
     elif command == "train":
         return _train_json(tts, args) if args.progress_json else _train(tts, args)
+    elif command == "design":
+        return _design(tts, args)
     elif command == "show":
         voice = tts.voice(args.name)
         info = {**voice.info(), **{k: v for k, v in voice.meta.items() if _jsonable(v)}}
@@ -284,6 +309,25 @@ def _voices(args: argparse.Namespace) -> int:
     elif command == "import":
         voice = tts.voices.import_(Path(args.file).read_bytes(), name=args.name, overwrite=args.force)
         print(f"imported voice {voice.name!r}")
+    return 0
+
+
+def _design(tts: Parrot, args: argparse.Namespace) -> int:
+    from .audio import encode, format_from_path
+    from .voices.design import Design
+
+    if args.no_save and not args.say:
+        raise InputError("--no-save only makes sense with --say TEXT (a preview)")
+    adjust = Design(pitch=args.pitch, pace=args.pace, brightness=args.brightness, breathiness=args.breathiness)
+    voice = tts.design(args.source, adjust, name=args.name, description=args.description)
+    if args.say:
+        path = Path(args.output or "preview.wav")
+        speech = tts.say(args.say, voice)
+        write_atomically(path, encode(speech.audio, speech.sample_rate, format_from_path(path)))
+        print(f"wrote {path} ({speech.duration:.1f} s)")
+    if not args.no_save:
+        tts.voices.save(voice, overwrite=args.force)
+        print(f"saved voice {voice.name!r}: {voice.description or voice.meta['design']}")
     return 0
 
 

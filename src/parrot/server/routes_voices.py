@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 from urllib.parse import quote
 
@@ -9,15 +10,19 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from ..audio import FORMATS, encode
 from ..errors import InputError, UnknownVoiceError
 from ..text.segment import check_language
+from ..voices.consent import Consent, consent_of
+from ..voices.design import Design
 from ..voices.library import VoiceLibrary
 from ..voices.store import decode_voice_file
 from ..voices.voice import Voice
 from .errors import checked
 from .names import VOICE_NAME_HELP, check_voice_name, refuse_taken_name
-from .schemas import ApiError, VoiceInfo, VoiceList, VoiceRename, responses
-from .state import State
+from .schemas import ApiError, ConsentInfo, VoiceDesign, VoiceInfo, VoiceList, VoiceRename, responses
+from .speech import collect_audio, start_speech
+from .state import ServerState, State
 from .uploads import read_upload
 
 router = APIRouter()
@@ -67,16 +72,64 @@ async def create_voice(
     language: Annotated[
         str | None, Form(description="Language of the recording: zh, en, ja or auto (default: detect)")
     ] = None,
+    consent_by: Annotated[
+        str | None, Form(description="Who agreed to have their voice cloned (recorded and shown with the voice)")
+    ] = None,
+    consent_text: Annotated[str | None, Form(description="The statement they agreed to (with consent_by)")] = None,
 ) -> VoiceInfo:
     name = check_voice_name(name)
     language = checked(check_language, language, "language")
+    consent = Consent.given(consent_by, consent_text) if consent_by or consent_text else None
     library = state.tts.voices
     await run_in_threadpool(refuse_taken_name, library, name)
     data = await read_upload(state.settings, file, "file")
     voice = await state.clones.clone(
         state.tts, data, text, name=name, param="file", transcript_param="text", language=language
     )
+    return await _save(library, consent.attach(voice) if consent else voice, response)
+
+
+@router.post(
+    "/v1/audio/voices/design",
+    tags=["voices"],
+    summary="Design a voice without a recording (blend voices; adjust pitch, pace, brightness, breathiness) and "
+    "save it",
+    status_code=201,
+    response_model=VoiceInfo,
+    responses=responses(400, 404, 409),
+)
+async def design_voice(body: VoiceDesign, state: State, response: Response) -> VoiceInfo:
+    if body.name is None:
+        raise ApiError(400, "name is required to save a designed voice (or use .../design/preview)", param="name")
+    name = check_voice_name(body.name)
+    library = state.tts.voices
+    await run_in_threadpool(refuse_taken_name, library, name)
+    voice = await run_in_threadpool(_designed, state, body, name)
     return await _save(library, voice, response)
+
+
+@router.post(
+    "/v1/audio/voices/design/preview",
+    tags=["voices"],
+    summary="Hear a designed voice before saving it: speaks `input` (WAV), saves nothing",
+    response_class=Response,
+    responses={200: {"content": {"audio/wav": {}}}, **responses(400, 404, 429, 503)},
+)
+async def preview_design(body: VoiceDesign, state: State) -> Response:
+    started = time.perf_counter()
+    if not body.input or not body.input.strip():
+        raise ApiError(400, "input (the text to speak) is required for a preview", param="input")
+    voice = await run_in_threadpool(_designed, state, body, "preview")
+    speech = await start_speech(state, body.input, voice)
+    audio = await collect_audio(state, speech.job, "design_preview", started)
+    wav = await run_in_threadpool(encode, audio, state.tts.sample_rate, "wav")
+    return Response(wav, media_type=FORMATS["wav"], headers=speech.headers)
+
+
+def _designed(state: ServerState, body: VoiceDesign, name: str) -> Voice:
+    """The designed voice a request describes (blend parts may be OpenAI aliases); 400 for bad settings."""
+    adjust = Design(pitch=body.pitch, pace=body.pace, brightness=body.brightness, breathiness=body.breathiness)
+    return state.tts.design(state.voice(body.source), adjust, name=name, description=body.description)
 
 
 @router.post(
@@ -172,10 +225,14 @@ def voice_info(voice: Voice) -> VoiceInfo:
     meta = voice.meta or {}
     transcript = meta.get("transcript")
     notes = meta.get("notes")
+    consent = consent_of(voice)
+    design = meta.get("design")
     return VoiceInfo(
         **voice.info(),
         transcript=transcript if isinstance(transcript, str) else None,
         notes=[str(n) for n in notes] if isinstance(notes, list) else [],
+        consent=ConsentInfo(**consent.as_meta()) if consent else None,
+        design=design if isinstance(design, dict) else None,
     )
 
 

@@ -202,6 +202,31 @@ class VoiceInfo(BaseModel):
     notes: list[str] = Field(
         default_factory=list, description="Cloned voices: what was done to the reference recording"
     )
+    consent: ConsentInfo | None = Field(None, description="Cloned voices: the consent statement recorded with it")
+    design: dict[str, Any] | None = Field(
+        None, description="Designed voices: the recipe (blend of voices, pitch, pace, brightness, breathiness)"
+    )
+
+
+class ConsentInfo(BaseModel):
+    by: str = Field(description="Who agreed to have their voice cloned")
+    text: str = Field(description="The statement they agreed to")
+    at: str = Field(description="When it was recorded (ISO 8601, UTC)")
+
+
+class VoiceDesign(BaseModel):
+    """``POST /v1/audio/voices/design`` (saves) and ``.../design/preview`` (speaks ``input``, saves nothing)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(description="A voice, or a blend of voices: 'jf_alpha*0.3+jm_kumo*0.7'", max_length=600)
+    pitch: float = Field(0.0, description="Semitones, -12 to 12")
+    pace: float = Field(1.0, description="Speed factor, 0.5 to 2")
+    brightness: float = Field(0.0, description="dB per octave above 500 Hz: -6 darker/older to 6 brighter/younger")
+    breathiness: float = Field(0.0, description="0 (none) to 1 (very breathy)")
+    name: str | None = Field(None, description="Name of the new voice (required to save)")
+    description: str = Field("", description="A line describing the voice", max_length=300)
+    input: str | None = Field(None, description="Preview only: the text to speak", max_length=2000)
 
 
 class VoiceRename(BaseModel):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import numpy as np
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
@@ -130,6 +131,12 @@ async def consume(state: ServerState, job: Job[AudioStep], route: str, started: 
         raise
     finally:
         job.cancel()
+
+
+async def collect_audio(state: ServerState, job: Job[AudioStep], route: str, started: float) -> np.ndarray:
+    """The whole audio of ``job`` (for answers that are one file, such as a WAV with its true size)."""
+    chunks = [step.chunk.audio async for step in consume(state, job, route, started) if step.chunk]
+    return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
 
 
 async def stream_audio(state: ServerState, job: Job[AudioStep], route: str, started: float) -> AsyncIterator[bytes]:

@@ -12,6 +12,7 @@ from fastapi import Depends
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
+from ..voices.design import blend, is_blend
 from ..voices.voice import Voice
 from .cloning import CloneQueue
 from .conversations import Conversations
@@ -82,6 +83,8 @@ class ServerState:
     def voice(self, name: str | Voice | None) -> Voice:
         """A voice by Parrot name (built-in or saved), OpenAI alias or CosyVoice speaker name, or a ``Voice``
         as it is; ``UnknownVoiceError`` lists what exists. A saved voice named like an alias wins."""
+        if isinstance(name, str) and is_blend(name):  # each part may be an alias too
+            return blend(name, self.voice)
         if isinstance(name, str) and name.lower() in self.aliases:
             library = self.tts.voices
             if not library.is_builtin(name) and not library.store.exists(name):

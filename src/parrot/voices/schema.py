@@ -55,6 +55,11 @@ _KOKORO = EnginePayload(
         "vc_centroids": ArraySpec("f", (((1, 64), 48),), -100.0, 100.0),
         "vc_offsets": ArraySpec("f", (((1, 64), 48),), -10.0, 10.0),
         "vc_f0": ArraySpec("f", ((4,),), -100.0, 100.0),
+        # factors and colour of trained and designed voices (``voices/design.py``, ``dsp/colour.py``)
+        "f0_scale": ArraySpec("f", ((1,),), 0.25, 4.0),
+        "speed": ArraySpec("f", ((1,),), 0.25, 4.0),
+        "tilt": ArraySpec("f", ((1,),), -12.0, 12.0),
+        "breath": ArraySpec("f", ((1,),), 0.0, 1.0),
     },
     required=frozenset({"style"}),
     together=(frozenset({"vc_centroids", "vc_offsets", "vc_f0"}),),

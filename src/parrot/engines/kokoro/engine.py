@@ -18,6 +18,7 @@ import numpy as np
 
 from ...audio import resample
 from ...config import Settings
+from ...dsp.colour import breathe, tilt
 from ...errors import InputError, ModelError
 from ...models import kokoro_model_path, kokoro_stock_styles, kokoro_vocab
 from ...text.chunk import Chunk, plan
@@ -245,11 +246,14 @@ class KokoroEngine(Engine):
             )
         f0_scale = float(voice.payload["f0_scale"][0]) if "f0_scale" in voice.payload else 1.0
         speed = options.speed * (float(voice.payload["speed"][0]) if "speed" in voice.payload else 1.0)
+        brightness = float(voice.payload["tilt"][0]) if "tilt" in voice.payload else 0.0  # a designed voice's
+        breathiness = float(voice.payload["breath"][0]) if "breath" in voice.payload else 0.0
         pending_pause = 0.0
-        for chunk in self.plan(text, options):
+        for index, chunk in enumerate(self.plan(text, options)):
             audio = self.infer(chunk.phonemes, style, speed, adapter, f0_scale)
             if mapping is not None:
                 audio = mapping.apply(audio)
+            audio = breathe(tilt(audio, SAMPLE_RATE, brightness), SAMPLE_RATE, breathiness, seed=index)
             audio = _shape_edges(audio)
             if pending_pause:
                 silence = np.zeros(int(pending_pause / options.speed * SAMPLE_RATE), dtype=np.float32)

@@ -50,6 +50,12 @@ const I18N = {
     chatThinking: "Thinking…", chatSpeaking: "Speaking (talk to interrupt)", chatClosed: "Conversation ended",
     chatFirstAudio: "voice to first audio", chatServerFirstAudio: "server", chatWps: "model words/s",
     chatNotReady: "Voice chat is not ready yet",
+    tabDesign: "Design a voice", designHint: "A new voice without a recording: blend two voices, then adjust it. Preview, then save it to the library.",
+    designVoiceA: "Voice A", designVoiceB: "Voice B (optional)", designMix: "Share of voice B", designPitch: "Pitch (semitones)",
+    designPace: "Pace", designBrightness: "Brightness (darker, older ↔ brighter, younger)", designBreathiness: "Breathiness",
+    designPreview: "▶ Preview", designSaved: "Saved as {name}: pick it in any voice list.", designMaking: "Making the preview…",
+    consentByPh: "consent given by (the speaker's name)", consentTextPh: "what they agreed to, e.g. I agree to have my voice cloned for this project",
+    consentShown: "consent: {by}, {at}", designedShown: "designed",
     tabTrain: "Train a voice", trainFiles: "Add recordings", trainName: "Name of the new voice",
     trainfirst: "Training: the first step…",
     trainHint: "Adapts the model to one speaker: give 10 s to a few minutes of them speaking, in one or several clips (upload or record). Transcripts are optional.",
@@ -105,6 +111,12 @@ const I18N = {
     chatThinking: "正在思考…", chatSpeaking: "正在回答（说话即可打断）", chatClosed: "对话已结束",
     chatFirstAudio: "语音到首包", chatServerFirstAudio: "服务器", chatWps: "模型 词/秒",
     chatNotReady: "语音对话尚未就绪",
+    tabDesign: "设计音色", designHint: "无需录音即可创建新音色：混合两个音色，再调整。先试听，再保存到音色库。",
+    designVoiceA: "音色 A", designVoiceB: "音色 B（可选）", designMix: "音色 B 的比例", designPitch: "音高（半音）",
+    designPace: "语速", designBrightness: "明亮度（低沉、年长 ↔明亮、年轻）", designBreathiness: "气声",
+    designPreview: "▶ 试听", designSaved: "已保存为 {name}：可在任何音色列表中选择。", designMaking: "正在生成试听…",
+    consentByPh: "授权人（说话人姓名）", consentTextPh: "授权内容，例如：我同意在本项目中克隆我的声音",
+    consentShown: "授权：{by}，{at}", designedShown: "设计音色",
     tabTrain: "训练音色", trainFiles: "添加录音", trainName: "新音色名称", trainfirst: "训练中：正在进行第一步…",
     trainHint: "让模型适应一位说话人：提供 10 秒到几分钟的该人说话录音，可分多段（上传或录音）。文字内容可不填。",
     trainTranscript: "录音内容（可选）", remove: "移除", trainMinutes: "训练时长（分钟）",
@@ -231,7 +243,7 @@ document.querySelectorAll(".tab").forEach((tab) => tab.addEventListener("click",
   mode = tab.dataset.mode;
   document.querySelectorAll(".tab").forEach((x) => x.classList.toggle("active", x === tab));
   document.querySelectorAll(".mode").forEach((m) => m.classList.toggle("hidden", m.id !== `mode-${mode}`));
-  const own = mode === "chat" || mode === "train"; // these tabs have their own buttons and output
+  const own = mode === "chat" || mode === "train" || mode === "design"; // these tabs have their own buttons and output
   for (const id of ["generate-controls", "generate-output"]) $(id).classList.toggle("hidden", own);
   showError(""); showWarning("");
   if (mode === "chat") checkChatRuntime();
@@ -266,6 +278,15 @@ function renderVoices() {
     row.dataset.voice = v.name;
     for (const text of [v.name, v.kind, v.gender || "", v.language || ""]) {
       const td = document.createElement("td"); td.textContent = text; row.append(td);
+    }
+    const about = v.consent ? t("consentShown", { by: v.consent.by, at: v.consent.at.slice(0, 10) })
+      : v.design ? t("designedShown") : "";
+    if (about) {  // who agreed to a clone (the statement on hover), or that the voice was designed
+      const note = document.createElement("small");
+      note.className = v.consent ? "consent" : "designed";
+      note.textContent = about;
+      note.title = v.consent ? v.consent.text : JSON.stringify(v.design);
+      row.firstChild.append(document.createElement("br"), note);
     }
     const actions = document.createElement("td");
     actions.className = "actions";
@@ -437,6 +458,9 @@ async function saveClone() {
   form.append("name", name);
   form.append("file", file);
   if ($("clone-transcript").value.trim()) form.append("text", $("clone-transcript").value.trim());
+  for (const [field, id] of [["consent_by", "clone-consent-by"], ["consent_text", "clone-consent-text"]]) {
+    if ($(id).value.trim()) form.append(field, $(id).value.trim());
+  }
   try {
     const voice = await (await api("/v1/audio/voices", { method: "POST", body: form })).json();
     savedClip.file = file; savedClip.name = voice.name;
@@ -452,6 +476,49 @@ async function saveClone() {
 $("clone-save").addEventListener("click", async () => {
   showError("");
   try { await saveClone(); } catch (err) { report(err); }
+});
+
+// -- voice design ------------------------------------------------------------------------------------
+
+const DESIGN_SLIDERS = { mix: (v) => `${Math.round(v * 100)}%`, pitch: (v) => `${v > 0 ? "+" : ""}${v}`,
+  pace: (v) => `${Number(v).toFixed(2)}×`, brightness: (v) => `${v > 0 ? "+" : ""}${v}`, breathiness: (v) => `${v}` };
+for (const [key, show] of Object.entries(DESIGN_SLIDERS)) {
+  const input = $(`design-${key}`);
+  input.addEventListener("input", () => { $(`design-${key}-value`).textContent = show(Number(input.value)); });
+}
+
+function designRequest() {
+  const a = $("design-a").value, b = $("design-b").value, mix = Number($("design-mix").value);
+  const source = !b || b === a || mix <= 0 ? a : mix >= 1 ? b : `${a}*${(1 - mix).toFixed(2)}+${b}*${mix.toFixed(2)}`;
+  return {
+    source, pitch: Number($("design-pitch").value), pace: Number($("design-pace").value),
+    brightness: Number($("design-brightness").value), breathiness: Number($("design-breathiness").value),
+  };
+}
+
+$("design-preview").addEventListener("click", async () => {
+  showError("");
+  $("design-status").textContent = t("designMaking");
+  try {
+    const text = $("design-text").value.trim() || t("sampleText");
+    const response = await jsonPost("/v1/audio/voices/design/preview", { ...designRequest(), input: text });
+    const player = $("design-player");
+    player.src = URL.createObjectURL(await response.blob());
+    player.classList.remove("hidden");
+    $("design-status").textContent = "";
+    await player.play().catch(() => {});
+  } catch (err) { $("design-status").textContent = ""; report(err); }
+});
+
+$("design-save").addEventListener("click", async () => {
+  showError("");
+  const name = $("design-name").value.trim();
+  if (!name) { report(new ApiFailure(t("needName"))); return; }
+  try {
+    const voice = await (await jsonPost("/v1/audio/voices/design", { ...designRequest(), name })).json();
+    $("design-status").textContent = t("designSaved", { name: voice.name });
+    await loadVoices();
+  } catch (err) { report(err); }
 });
 
 // -- training a voice --------------------------------------------------------------------------------
