@@ -33,6 +33,7 @@ from ..voices.voice import Voice
 from .aio import iterate_in_thread
 from .config import DEFAULT_SYSTEM_PROMPT
 from .llm import ChatModel, Message
+from .loops import RepetitionGuard
 from .speakable import SpeakableFilter
 from .vad import SpeechPaused, SpeechStarted, SpeechStopped, VadEvent
 
@@ -310,6 +311,7 @@ class ChatSession:
 
         async def generate() -> None:
             cutter = PhraseCutter(first_clause_min_chars=FIRST_CLAUSE_CHARS)
+            guard = RepetitionGuard()
             t0 = time.perf_counter()
             try:
                 stream = self.model.stream(messages, max_tokens=self.max_tokens, temperature=self.temperature)
@@ -320,16 +322,20 @@ class ChatSession:
                             timings.model_first_token = now - t0
                         written.append(piece)
                         await events.put(ReplyDelta(piece))
-                        for phrase in cutter.feed(piece):
+                        fresh = [p for p in cutter.feed(piece) if not guard.repeats(p)]
+                        for phrase in fresh:
                             await self._queue_phrase(phrases, phrase, now, t0, timings)
+                        if guard.stopped:  # the model goes round in circles: stop it (closing the stream)
+                            break
                         if timings.model_first_phrase is not None and not first_phrase_dealt_with.is_set():
                             hold = time.perf_counter()
                             with contextlib.suppress(TimeoutError):  # not wait_for: on 3.11 it can swallow a cancel
                                 async with asyncio.timeout(FIRST_PHRASE_HOLD):
                                     await first_phrase_dealt_with.wait()
                             t0 += time.perf_counter() - hold  # the model's own time excludes the wait
-                for phrase in cutter.flush():
-                    await self._queue_phrase(phrases, phrase, time.perf_counter(), t0, timings)
+                for phrase in cutter.flush() if not guard.stopped else []:
+                    if not guard.repeats(phrase):
+                        await self._queue_phrase(phrases, phrase, time.perf_counter(), t0, timings)
                 timings.model_seconds = time.perf_counter() - t0
                 timings.words = count_words("".join(written))
                 if timings.model_seconds > 0 and timings.words:
