@@ -40,4 +40,4 @@ def test_a_looping_answer_is_cut_and_the_model_stopped() -> None:
     events, _, done = asyncio.run(collect(ChatSession(model, speaker).reply("Facts about Paris?")))
     assert speaker.said == ["Paris is in France.", "Paris has the Eiffel Tower."]
     assert model.stopped_after is not None and model.stopped_after < 5  # generation stopped early
-    assert done.status == "completed"
+    assert done.status == "completed" and done.timings.repetition_stopped == 1

@@ -126,6 +126,7 @@ class TurnTimings:
     total: float | None = None
     words: int = 0  # words (a CJK character counts as one) the model wrote
     words_per_second: float | None = None
+    repetition_stopped: int = 0  # 1 when the model repeated itself and was stopped (``loops.RepetitionGuard``)
 
     def as_dict(self) -> dict[str, float | int | None]:
         return {k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(self).items()}
@@ -337,6 +338,7 @@ class ChatSession:
                     if not guard.repeats(phrase):
                         await self._queue_phrase(phrases, phrase, time.perf_counter(), t0, timings)
                 timings.model_seconds = time.perf_counter() - t0
+                timings.repetition_stopped = int(guard.stopped)
                 timings.words = count_words("".join(written))
                 if timings.model_seconds > 0 and timings.words:
                     timings.words_per_second = timings.words / timings.model_seconds
