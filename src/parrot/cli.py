@@ -53,7 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
         "resumes where it stopped if interrupted",
     )
     book.add_argument("input", help="the book: .epub (DRM-free), .md or .txt (UTF-8)")
-    book.add_argument("-o", "--output", required=True, help="output file: .m4b (AAC with chapters) or .mp3 (ID3 chapters)")
+    book.add_argument(
+        "-o", "--output", required=True, help="output file: .m4b (AAC with chapters) or .mp3 (ID3 chapters)"
+    )
     book.add_argument("-v", "--voice", help="voice name (see `parrot voices list`)")
     book.add_argument("--speed", type=float, default=1.0, help="speaking rate, 0.5-2.0 (default 1.0)")
     book.add_argument("--lang", default="auto", help="zh, en, ja or auto (default: detect per run of text)")

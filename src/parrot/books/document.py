@@ -206,9 +206,7 @@ def _read_epub(data: bytes) -> Book:
             raise BookError("this EPUB is damaged: its package document (the .opf named by container.xml) is missing")
         opf = _xml(archive, rootfile)
         base = posixpath.dirname(rootfile)
-        manifest = {
-            e.get("id"): e for e in opf.iter() if _local(e.tag) == "item" and e.get("id") and e.get("href")
-        }
+        manifest = {e.get("id"): e for e in opf.iter() if _local(e.tag) == "item" and e.get("id") and e.get("href")}
         titles = _toc_titles(archive, opf, manifest, base)
         book_title = next((" ".join((e.text or "").split()) for e in opf.iter() if _local(e.tag) == "title"), "")
         chapters = []

@@ -121,7 +121,9 @@ class BookJob:
         return self.folder / "segments" / f"{chapter:04d}-{index:05d}.npz"
 
     def segments_done(self) -> int:
-        return sum(1 for c, ch in enumerate(self.chapters) for s in range(len(ch.segments)) if self._segment(c, s).exists())
+        return sum(
+            1 for c, ch in enumerate(self.chapters) for s in range(len(ch.segments)) if self._segment(c, s).exists()
+        )
 
     @property
     def finished(self) -> bool:
@@ -153,7 +155,9 @@ class BookJob:
                 for chunk in stream:
                     chunks.append(chunk)
                     yield Progress("synthesizing", done, total, c + 1, len(self.chapters), seconds)
-                audio = np.concatenate([x.audio for x in chunks]).astype(np.float32) if chunks else np.zeros(0, np.float32)
+                audio = (
+                    np.concatenate([x.audio for x in chunks]).astype(np.float32) if chunks else np.zeros(0, np.float32)
+                )
                 _save_segment(path, audio, segment_cues(chunks))
                 done += 1
                 seconds += len(audio) / tts.sample_rate
@@ -172,7 +176,9 @@ class BookJob:
                 samples, segment_cues_ = _segment_meta(self._segment(c, s))
                 last = s == len(chapter.segments) - 1
                 pause = CHAPTER_PAUSE if last else TITLE_PAUSE if s == 0 and text == chapter.title else SEGMENT_PAUSE
-                cues += [Cue(cue.start + at / sample_rate, cue.end + at / sample_rate, cue.text) for cue in segment_cues_]
+                cues += [
+                    Cue(cue.start + at / sample_rate, cue.end + at / sample_rate, cue.text) for cue in segment_cues_
+                ]
                 rows.append((self._segment(c, s), samples, round(pause * sample_rate)))
                 at += samples + rows[-1][2]
             layout.append(rows)
