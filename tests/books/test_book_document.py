@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import OPF, epub
+from epubs import OPF, epub
 
 from parrot.books.document import MAX_SEGMENT_CHARS, BookError, book_format, read_book, split_segments
 

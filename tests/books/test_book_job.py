@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import epub
+from epubs import epub
 
 from parrot.audio import decode, read_chapters
 from parrot.books.document import read_book

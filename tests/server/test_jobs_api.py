@@ -12,12 +12,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import MAIN_SETTINGS
 
 from parrot.audio import read_chapters
 from parrot.server.app import create_app
+from parrot.server.settings import ServerSettings
 
 PATH = "/v1/audio/jobs"
+SETTINGS = ServerSettings(workers=2, max_jobs=16, max_upload_mb=1.0, max_text_chars=2_000)
 BOOK = "# Title\n\n## One\n\nThe first chapter has words.\n\nA second paragraph.\n\n## Two\n\nThe end of it.\n"
 
 
@@ -91,7 +92,7 @@ def test_job_runs_with_events_and_downloads(fake_http: httpx.Client, tmp_path: P
 
 def test_upload_cancel_resume(serve, fake_parrot):
     tts = fake_parrot(delay=0.05)
-    with serve(create_app(tts, MAIN_SETTINGS)) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+    with serve(create_app(tts, SETTINGS)) as server, httpx.Client(base_url=server.url, timeout=30) as http:
         job = http.post(PATH, files={"file": ("b.txt", BOOK.replace("#", "").encode() * 3)}).json()
         wait(http, job["id"], "running")
         assert http.get(f"{PATH}/{job['id']}/audio").status_code == 409
@@ -109,7 +110,7 @@ def test_upload_cancel_resume(serve, fake_parrot):
 def test_restart_continues_where_it_stopped(serve, fake_parrot):
     tts = fake_parrot(delay=0.05)
     long_book = "\n\n".join(f"Paragraph {i} has a few words to say." for i in range(30))
-    with serve(create_app(tts, MAIN_SETTINGS)) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+    with serve(create_app(tts, SETTINGS)) as server, httpx.Client(base_url=server.url, timeout=30) as http:
         job = http.post(PATH, data={"text": long_book}).json()
         deadline = time.monotonic() + 30
         while http.get(f"{PATH}/{job['id']}").json()["segments_done"] < 3 and time.monotonic() < deadline:
@@ -118,7 +119,7 @@ def test_restart_continues_where_it_stopped(serve, fake_parrot):
     kept = {p.name: p.stat().st_mtime_ns for p in folder.glob("*.npz")}
     assert 3 <= len(kept) < 30
     calls = tts.engine.calls
-    with serve(create_app(tts, MAIN_SETTINGS)) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+    with serve(create_app(tts, SETTINGS)) as server, httpx.Client(base_url=server.url, timeout=30) as http:
         info = wait(http, job["id"], "done")
     assert info["segments_done"] == 30
     assert {p.name: p.stat().st_mtime_ns for p in folder.glob("*.npz") if p.name in kept} == kept
@@ -128,7 +129,7 @@ def test_restart_continues_where_it_stopped(serve, fake_parrot):
 
 def test_speech_is_served_first_while_a_book_runs(serve, fake_parrot):
     tts = fake_parrot(delay=0.02)
-    settings = MAIN_SETTINGS.__class__(**{**MAIN_SETTINGS.__dict__, "workers": 1})
+    settings = ServerSettings(workers=1, max_jobs=16, max_upload_mb=1.0, max_text_chars=2_000)
     long_book = "\n\n".join(f"Paragraph {i} has a few words to say." for i in range(40))
     with serve(create_app(tts, settings)) as server, httpx.Client(base_url=server.url, timeout=30) as http:
         job = http.post(PATH, data={"text": long_book}).json()

@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import zipfile
 
-import pytest
-
 CONTAINER = """<?xml version="1.0"?>
 <container version="1.0" xmlns="urn:oasis:names:tc:opendocument:xmlns:container">
   <rootfiles><rootfile full-path="OEBPS/content.opf" media-type="application/oebps-package+xml"/></rootfiles>
@@ -60,8 +58,3 @@ def epub(extra: dict[str, str] | None = None, skip: tuple[str, ...] = ()) -> byt
             if name not in skip:
                 archive.writestr(name, text)
     return buffer.getvalue()
-
-
-@pytest.fixture
-def make_epub():
-    return epub
