@@ -28,13 +28,17 @@ if TYPE_CHECKING:
     import av.container
 
 __all__ = [
+    "BOOK_FORMATS",
     "FORMATS",
     "AudioError",
+    "ChapterMark",
+    "ChapteredFileEncoder",
     "StreamEncoder",
     "StreamResampler",
     "decode",
     "encode",
     "format_from_path",
+    "read_chapters",
     "resample",
     "to_pcm16",
 ]
@@ -193,7 +197,7 @@ class StreamEncoder:
         elif key != "pcm":
             self._open_codec(_CODECS[key])
 
-    def _open_codec(self, spec: _Codec) -> None:
+    def _open_codec(self, spec: _Codec, target: object = None) -> None:
         import av
 
         rates = av.Codec(spec.codec, "w").audio_rates
@@ -204,7 +208,7 @@ class StreamEncoder:
         self._rate = rate
         self._pts = 0
         self._container = av.open(
-            self._sink, "w", format=spec.container, container_options=dict(spec.container_options)
+            target or self._sink, "w", format=spec.container, container_options=dict(spec.container_options)
         )
         self._stream = self._container.add_stream(spec.codec, rate=rate, layout="mono")
         if spec.bit_rate:
@@ -254,6 +258,60 @@ class _FileEncoder(StreamEncoder):
     """encode()'s encoder: writes to a seekable buffer so headers can be completed at close."""
 
     _seekable = True
+
+
+# Long recordings with chapter marks: M4B (AAC in an iPod MP4; QuickTime and Nero chapters) and MP3 (ID3v2
+# CHAP frames). Deterministic: the same audio and chapters give the same bytes.
+BOOK_FORMATS: dict[str, str] = {"m4b": "audio/mp4", "mp3": "audio/mpeg"}
+_BOOK_CODECS = {"m4b": _Codec("ipod", "aac", 64_000), "mp3": _Codec("mp3", "libmp3lame", 64_000)}
+
+
+@dataclass(frozen=True)
+class ChapterMark:
+    title: str
+    start: int  # samples
+    end: int
+
+
+class ChapteredFileEncoder(StreamEncoder):
+    """Write a long recording with chapter marks straight to the file at ``path`` (see ``BOOK_FORMATS``),
+    chunk by chunk; write() returns b"" and nothing is held in memory. The chapters must be known before the
+    first audio (MP3 carries them in its leading ID3 tag)."""
+
+    def __init__(
+        self, path: Path, fmt: str, sample_rate: int, chapters: list[ChapterMark], title: str = ""
+    ) -> None:
+        if fmt not in _BOOK_CODECS:
+            raise AudioError(f"cannot write a chaptered {fmt!r} file; use one of: {', '.join(BOOK_FORMATS)}")
+        _check_rate(sample_rate)
+        self.fmt = fmt
+        self.sample_rate = int(sample_rate)
+        self._sink = _Sink(False)  # stays empty: the muxer writes to the file
+        self._closed = False
+        self._resampler = None
+        self._open_codec(_BOOK_CODECS[fmt], str(path))
+        assert self._container is not None
+        if title:
+            self._container.metadata["title"] = self._container.metadata["album"] = title
+        self._container.set_chapters([
+            {"id": i, "start": c.start, "end": c.end, "time_base": Fraction(1, self.sample_rate),
+             "metadata": {"title": c.title}}
+            for i, c in enumerate(chapters, start=1)
+        ])  # fmt: skip
+
+
+def read_chapters(path: Path) -> list[tuple[str, float, float]]:
+    """The chapter marks of an audio file as (title, start, end) in seconds, as FFmpeg reads them."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return [
+                (c["metadata"].get("title", ""), float(c["start"] * c["time_base"]), float(c["end"] * c["time_base"]))
+                for c in container.chapters()
+            ]
+    except av.error.FFmpegError as exc:
+        raise AudioError(f"cannot read {path}: {exc}") from exc
 
 
 class _Sink:

@@ -47,6 +47,25 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("--ref-text", help="what the --ref clip says (default: transcribed automatically)")
     say.add_argument("-q", "--quiet", action="store_true", help="do not print timing to stderr")
 
+    book = sub.add_parser(
+        "book",
+        help="speak a whole book (.epub .md .txt) into an .m4b or .mp3 with chapters and subtitles; "
+        "resumes where it stopped if interrupted",
+    )
+    book.add_argument("input", help="the book: .epub (DRM-free), .md or .txt (UTF-8)")
+    book.add_argument(
+        "-o", "--output", required=True, help="output file: .m4b (AAC with chapters) or .mp3 (ID3 chapters)"
+    )
+    book.add_argument("-v", "--voice", help="voice name (see `parrot voices list`)")
+    book.add_argument("--speed", type=float, default=1.0, help="speaking rate, 0.5-2.0 (default 1.0)")
+    book.add_argument("--lang", default="auto", help="zh, en, ja or auto (default: detect per run of text)")
+    book.add_argument("--title", help="the book's title (default: from the book, or its first chapter)")
+    book.add_argument("--subtitles", help="also write subtitles here (.srt; default: next to the output)")
+    book.add_argument(
+        "--restart", action="store_true", help="discard an interrupted run's work for this output and start over"
+    )
+    book.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
     voices = sub.add_parser("voices", help="list and manage voices")
     vsub = voices.add_subparsers(dest="voices_command", required=True)
     vlist = vsub.add_parser("list", help="list available voices")
@@ -179,6 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _say(args)
         if args.command == "voices":
             return _voices(args)
+        if args.command == "book":
+            return _book(args)
         if args.command == "models":
             if args.models_command == "chat-runtime":
                 return _models_chat_runtime(args)
@@ -266,6 +287,76 @@ def _say(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _book(args: argparse.Namespace) -> int:
+    import shutil
+
+    from .api import Parrot, check_speed
+    from .audio import BOOK_FORMATS
+    from .books.document import book_format, read_book
+    from .books.job import BookJob, BookSettings
+    from .text.segment import check_language
+
+    source, output = Path(args.input), Path(args.output)
+    fmt = output.suffix.lower().lstrip(".")
+    if fmt not in BOOK_FORMATS:
+        raise InputError(f"cannot write a book as {output.name!r}; give an output ending in .m4b or .mp3")
+    settings = BookSettings(args.voice, check_speed(args.speed), check_language(args.lang), fmt)
+    book = read_book(source.read_bytes(), book_format(source.name), args.title or "")
+    work = output.with_name(f".{output.name}.parrot-book")
+    if args.restart:
+        shutil.rmtree(work, ignore_errors=True)
+    if (work / "plan.json").exists():
+        job = BookJob(work)
+        if (job.title, job.settings, job.chapters) != (book.title, settings, book.chapters):
+            raise InputError(
+                f"{work} holds an interrupted run of another book or other settings; "
+                "pass --restart to discard it (or delete the folder)"
+            )
+    else:
+        job = BookJob.create(work, book, settings, source.name)
+    resumed = job.segments_done()
+    tts = Parrot(settings=_settings(args))
+    if not args.quiet:
+        characters = sum(len(s) for c in job.chapters for s in c.segments)
+        print(f"parrot: {job.title!r}: {len(job.chapters)} chapters, {job.segments_total} segments, "
+              f"{characters:,} characters" + (f"; resuming ({resumed} segments already done)" if resumed else ""),
+              file=sys.stderr)  # fmt: skip
+    started = time.perf_counter()
+    progress = None
+    for progress in job.steps(tts):
+        if not args.quiet:
+            _progress_bar(progress, time.perf_counter() - started, resumed)
+    if not args.quiet:
+        print(file=sys.stderr)
+    subtitles = Path(args.subtitles) if args.subtitles else output.with_suffix(".srt")
+    os.replace(job.output, output)
+    os.replace(job.subtitles, subtitles)
+    shutil.rmtree(work, ignore_errors=True)
+    if not args.quiet and progress is not None:
+        took = time.perf_counter() - started
+        print(f"parrot: wrote {output} ({progress.audio_seconds / 60:.1f} min of audio, {len(job.chapters)} chapters) "
+              f"and {subtitles} in {took:.0f} s", file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def _progress_bar(progress, elapsed: float, resumed: int) -> None:  # progress: books.job.Progress
+    width = 30
+    filled = round(progress.fraction * width)
+    made = progress.segments_done - resumed
+    left = ""
+    if progress.stage == "synthesizing" and made > 0:
+        seconds = elapsed / made * (progress.segments_total - progress.segments_done)
+        left = f", about {seconds / 60:.0f} min left" if seconds >= 60 else f", about {seconds:.0f} s left"
+    print(
+        f"\r[{'#' * filled}{'.' * (width - filled)}] {progress.fraction * 100:3.0f}% {progress.stage} "
+        f"chapter {progress.chapter}/{progress.chapters}, segment {progress.segments_done}/{progress.segments_total}"
+        f"{left}   ",
+        end="",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _voices(args: argparse.Namespace) -> int:

@@ -62,17 +62,17 @@ def player_seconds(page) -> float:
     return page.eval_on_selector("#player", "el => el.duration")
 
 
-def test_page_loads_with_seven_modes_and_voices(page, url, shots) -> None:
+def test_page_loads_with_eight_modes_and_voices(page, url, shots) -> None:
     assert page.title() == "Parrot"
     tabs = page.locator(".tab")
-    assert tabs.count() == 7
+    assert tabs.count() == 8
     assert tabs.all_text_contents() == [
         "Pretrained voice", "3-second clone", "Cross-lingual clone", "Natural-language control", "Voice chat",
-        "Train a voice", "Design a voice",
+        "Train a voice", "Design a voice", "Audiobook",
     ]  # fmt: skip
     assert page.locator("#voices tbody tr").count() >= 5
     page.click("#lang-toggle")
-    zh_tabs = ["预训练音色", "3s极速复刻", "跨语种复刻", "自然语言控制", "语音对话", "训练音色", "设计音色"]
+    zh_tabs = ["预训练音色", "3s极速复刻", "跨语种复刻", "自然语言控制", "语音对话", "训练音色", "设计音色", "有声书"]
     assert page.locator(".tab").all_text_contents() == zh_tabs
     page.screenshot(path=shots / "zh-pretrained.png", full_page=True)
     page.click("#lang-toggle")

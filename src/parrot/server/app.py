@@ -23,6 +23,7 @@ from ..webui import router as webui_router
 from . import (
     routes_chat,
     routes_cosyvoice,
+    routes_jobs,
     routes_openai,
     routes_training,
     routes_transcriptions,
@@ -61,6 +62,7 @@ def create_app(
         started = time.perf_counter()
         await run_in_threadpool(state.load)
         state.scheduler.start()
+        state.books.start()
         log.info(
             "parrot: model ready in %.1f s (%d workers, up to %d streams)",
             time.perf_counter() - started,
@@ -71,6 +73,7 @@ def create_app(
             yield
         finally:
             await state.training.shutdown(state.settings.shutdown_timeout)
+            await state.books.shutdown()
             await state.scheduler.shutdown(state.settings.shutdown_timeout)
 
     app = FastAPI(
@@ -94,6 +97,7 @@ def create_app(
         routes_cosyvoice,
         routes_ws,
         routes_chat,
+        routes_jobs,
     )
     for module in routes:
         app.include_router(module.router)

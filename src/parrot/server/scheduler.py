@@ -12,6 +12,8 @@ therefore advance round-robin, one chunk at a time, and a long text never starve
 * Cancellation: ``Job.cancel()`` (client gone, WebSocket cancel) wakes the consumer at once; a worker
   drops the job the next time it pulls it, so at most the chunk in progress is wasted.
 * Errors raised by the iterator are re-raised to the consumer; the job then ends.
+* Priority: a ``background`` job (a book) is computed only when no interactive job waits for a worker, so
+  interactive streams keep their latency; it does not count against ``max_jobs``.
 
 Nothing here is global: each app owns one ``Scheduler``.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import math
 import queue
@@ -33,6 +36,7 @@ log = logging.getLogger(__name__)
 
 _STOP = object()  # run-queue sentinel: a worker that pulls it exits
 _END = object()  # output-queue sentinel: no more items
+_STOP_PRIORITY = 2  # after every job still queued
 
 
 class SchedulerError(Exception):
@@ -67,8 +71,11 @@ class Job(Generic[T]):
     """One admitted stream. Consume it with ``async for`` on the event loop that submitted it; call
     ``cancel()`` (idempotent, any thread) when the consumer goes away."""
 
-    def __init__(self, scheduler: Scheduler, iterator: Iterator[T], loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, scheduler: Scheduler, iterator: Iterator[T], loop: asyncio.AbstractEventLoop, background: bool = False
+    ) -> None:
         self._scheduler = scheduler
+        self.background = background
         self._iterator = iterator
         self._loop = loop
         self._output: asyncio.Queue[Any] = asyncio.Queue()
@@ -141,7 +148,7 @@ class Job(Generic[T]):
         if cancelled:
             self._scheduler._release(self)
         elif requeue:
-            self._scheduler._run_queue.put(self)
+            self._scheduler._enqueue(self)
 
     def _finish(self, last: Any) -> None:
         self._scheduler._release(self)
@@ -160,7 +167,7 @@ class Job(Generic[T]):
             if wake:
                 self._parked = False
         if wake:
-            self._scheduler._run_queue.put(self)
+            self._scheduler._enqueue(self)
 
     def _close_iterator(self) -> None:
         close = getattr(self._iterator, "close", None)
@@ -183,7 +190,9 @@ class Scheduler:
         self.max_jobs = max_jobs
         self.max_buffered = max_buffered
         self._name = name
-        self._run_queue: queue.Queue[Any] = queue.Queue()
+        # (priority, arrival, job): interactive jobs (0) before background ones (1), each round-robin.
+        self._run_queue: queue.PriorityQueue[tuple[int, int, Any]] = queue.PriorityQueue()
+        self._arrivals = itertools.count()
         self._lock = threading.Lock()
         self._jobs: set[Job[Any]] = set()
         self._idle = threading.Condition(self._lock)
@@ -221,25 +230,29 @@ class Scheduler:
 
     def _stop_threads(self) -> None:
         for _ in self._threads:
-            self._run_queue.put(_STOP)
+            self._run_queue.put((_STOP_PRIORITY, next(self._arrivals), _STOP))
         for thread in self._threads:
             thread.join(timeout=30)
         self._threads.clear()
 
     # -- admission ---------------------------------------------------------------------------------
 
-    def submit(self, iterator: Iterator[T]) -> Job[T]:
-        """Admit a job (call from the event loop that will consume it); raises ``SchedulerError``."""
+    def submit(self, iterator: Iterator[T], background: bool = False) -> Job[T]:
+        """Admit a job (call from the event loop that will consume it); raises ``SchedulerError``. A
+        ``background`` job runs only on workers that no interactive job is waiting for."""
         loop = asyncio.get_running_loop()
         with self._lock:
             if self._closing or not self._threads:
                 raise ShuttingDown()
-            if len(self._jobs) >= self.max_jobs:
+            if not background and sum(not j.background for j in self._jobs) >= self.max_jobs:
                 raise QueueFull(self.max_jobs, self._retry_after())
-            job: Job[T] = Job(self, iterator, loop)
+            job: Job[T] = Job(self, iterator, loop, background)
             self._jobs.add(job)
-        self._run_queue.put(job)
+        self._enqueue(job)
         return job
+
+    def _enqueue(self, job: Job[Any]) -> None:
+        self._run_queue.put((int(job.background), next(self._arrivals), job))
 
     def _retry_after(self) -> int:
         # Round-robin service: with n jobs running, one ends about every (average job time / n) seconds.
@@ -265,7 +278,7 @@ class Scheduler:
 
     def _work(self) -> None:
         while True:
-            job = self._run_queue.get()
+            _, _, job = self._run_queue.get()
             if job is _STOP:
                 return
             with self._lock:

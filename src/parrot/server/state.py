@@ -1,5 +1,5 @@
 """What one app instance owns: settings, the model, the scheduler, metrics, the clone queue, voice chat,
-training jobs."""
+training jobs, book jobs."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from starlette.requests import HTTPConnection
 
 from ..voices.design import blend, is_blend
 from ..voices.voice import Voice
+from .books import BookJobs
 from .cloning import CloneQueue
 from .conversations import Conversations
 from .errors import count_error
@@ -55,6 +56,7 @@ class ServerState:
         self.clones = CloneQueue(self.metrics)
         self.conversations = Conversations(chat)
         self.training = Trainings()  # voice-training jobs, each in its own low-priority process
+        self.books = BookJobs(self.scheduler)  # long-form jobs, one at a time at the scheduler's low priority
         # Text preparation (markup, normalisation) runs in threads, a few at a time, never on the event loop.
         self.text_limiter = anyio.CapacityLimiter(max(2, settings.workers))
         self.aliases: dict[str, str] = {}
@@ -68,6 +70,7 @@ class ServerState:
             self._tts = Parrot()
         self._tts.engine.warm_up()
         self.aliases = voice_aliases(self._tts.voices.list())
+        self.books.load(self._tts)
         health = self._tts.voices.store.health()
         for problem in health.problems:
             log.warning("parrot: voice library: %s", problem)

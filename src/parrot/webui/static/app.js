@@ -68,6 +68,14 @@ const I18N = {
     traindone: "The voice “{name}” is ready: it is in the voice lists and the library.",
     trainfailed: "Training failed: {msg}",
     traincancelled: "Cancelled. The work is kept: start again with the same name and recordings and “Continue” ticked.",
+    tabBook: "Audiobook", bookFile: "Choose a book (.epub .md .txt)", bookFormat: "Format", bookStart: "Start",
+    bookResume: "Continue", bookDownload: "Download audio", bookSubtitles: "Download subtitles",
+    bookHint: "Reads a whole book into one file with chapters: EPUB (without DRM), Markdown or text. It runs in the background and continues after a restart.",
+    bookNeedFile: "Choose a book file first.",
+    bookqueued: "“{title}”: waiting to start…",
+    bookrunning: "“{title}”: {pct}% · chapter {chapter} of {chapters} · {done} of {total} parts",
+    bookdone: "“{title}” is ready: {chapters} chapters.", bookfailed: "The book failed: {msg}",
+    bookcancelled: "Cancelled at {pct}%. The finished parts are kept: “Continue” goes on from there.",
   },
   zh: {
     subtitle: "离线语音合成", apiDocs: "API 文档", apiKey: "API 密钥（服务器需要时）",
@@ -128,6 +136,14 @@ const I18N = {
     traindone: "音色“{name}”已就绪：已出现在音色列表和音色库中。",
     trainfailed: "训练失败：{msg}",
     traincancelled: "已取消。训练进度已保留：用相同名称和录音、勾选“继续”即可接着训练。",
+    tabBook: "有声书", bookFile: "选择书籍（.epub .md .txt）", bookFormat: "格式", bookStart: "开始",
+    bookResume: "继续", bookDownload: "下载音频", bookSubtitles: "下载字幕",
+    bookHint: "把整本书朗读成一个带章节的音频文件：EPUB（无 DRM）、Markdown 或纯文本。在后台运行，服务重启后会接着做。",
+    bookNeedFile: "请先选择书籍文件。",
+    bookqueued: "《{title}》：等待开始…",
+    bookrunning: "《{title}》：{pct}% · 第 {chapter}/{chapters} 章 · {done}/{total} 段",
+    bookdone: "《{title}》已完成：共 {chapters} 章。", bookfailed: "有声书生成失败：{msg}",
+    bookcancelled: "已在 {pct}% 处取消。已完成的部分会保留：点“继续”即可接着做。",
   },
 };
 
@@ -243,7 +259,7 @@ document.querySelectorAll(".tab").forEach((tab) => tab.addEventListener("click",
   mode = tab.dataset.mode;
   document.querySelectorAll(".tab").forEach((x) => x.classList.toggle("active", x === tab));
   document.querySelectorAll(".mode").forEach((m) => m.classList.toggle("hidden", m.id !== `mode-${mode}`));
-  const own = mode === "chat" || mode === "train" || mode === "design"; // these tabs have their own buttons and output
+  const own = ["chat", "train", "design", "book"].includes(mode); // these tabs have their own buttons and output
   for (const id of ["generate-controls", "generate-output"]) $(id).classList.toggle("hidden", own);
   showError(""); showWarning("");
   if (mode === "chat") checkChatRuntime();
@@ -580,10 +596,11 @@ function showJob(job) {
   if (finishedNow) loadVoices();
 }
 
-/** Follows the job's Server-Sent Events (fetch, so the API key header goes along) until it finishes. */
-async function followTraining(id) {
+/** Follows a job's Server-Sent Events at `path`/events (fetch, so the API key header goes along) until it
+ * finishes, handing each job state to `show`; then shows the job once more as GET `path` has it. */
+async function followJob(path, show) {
   try {
-    const response = await api(`${TRAIN_PATH}/${encodeURIComponent(id)}/events`);
+    const response = await api(`${path}/events`);
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";
     for (;;) {
@@ -593,12 +610,14 @@ async function followTraining(id) {
       let end;
       while ((end = buffer.indexOf("\n\n")) >= 0) {
         const block = buffer.slice(0, end); buffer = buffer.slice(end + 2);
-        for (const line of block.split("\n")) if (line.startsWith("data: ")) showJob(JSON.parse(line.slice(6)));
+        for (const line of block.split("\n")) if (line.startsWith("data: ")) show(JSON.parse(line.slice(6)));
       }
     }
-    showJob(await (await api(`${TRAIN_PATH}/${encodeURIComponent(id)}`)).json());
+    show(await (await api(path)).json());
   } catch (err) { report(err); }
 }
+
+const followTraining = (id) => followJob(`${TRAIN_PATH}/${encodeURIComponent(id)}`, showJob);
 
 $("train-start").addEventListener("click", async () => {
   showError("");
@@ -634,6 +653,82 @@ $("train-use").addEventListener("click", async () => {
   if (!voices.some((v) => v.name === name)) await loadVoices();
   $("pretrained-voice").value = name;
 });
+
+// -- audiobooks (long-form jobs) ---------------------------------------------------------------------
+
+const BOOK_PATH = "/v1/audio/jobs";
+let bookJob = null;
+const bookPath = (job) => `${BOOK_PATH}/${encodeURIComponent(job.id)}`;
+
+function showBook(job) {
+  bookJob = job;
+  const running = ["queued", "running"].includes(job.state), status = $("book-status"), bar = $("book-progress");
+  $("book-start").disabled = running;
+  $("book-cancel").disabled = !running;
+  $("book-resume").classList.toggle("hidden", !["cancelled", "failed"].includes(job.state));
+  for (const id of ["book-download", "book-subtitles"]) $(id).classList.toggle("hidden", job.state !== "done");
+  bar.classList.remove("hidden");
+  bar.value = job.fraction || 0;
+  status.dataset.state = job.state;
+  status.textContent = t(`book${job.state}`, {
+    title: job.title, pct: Math.round(100 * (job.fraction || 0)), chapter: job.chapter, chapters: job.chapters,
+    done: job.segments_done, total: job.segments_total, msg: job.error ? job.error.message : "",
+  });
+}
+
+$("book-start").addEventListener("click", async () => {
+  showError("");
+  const file = $("book-file").files[0];
+  if (!file) { showError(t("bookNeedFile")); return; }
+  const form = new FormData();
+  form.append("file", file);
+  form.append("format", $("book-format").value);
+  if ($("book-voice").value) form.append("voice", $("book-voice").value);
+  try {
+    const job = await (await api(BOOK_PATH, { method: "POST", body: form })).json();
+    showBook(job);
+    followJob(bookPath(job), showBook);
+  } catch (err) { report(err); }
+});
+
+$("book-cancel").addEventListener("click", async () => {
+  if (!bookJob) return;
+  try { showBook(await (await api(`${bookPath(bookJob)}/cancel`, { method: "POST" })).json()); } catch (err) { report(err); }
+});
+
+$("book-resume").addEventListener("click", async () => {
+  if (!bookJob) return;
+  try {
+    showBook(await (await api(`${bookPath(bookJob)}/resume`, { method: "POST" })).json());
+    followJob(bookPath(bookJob), showBook);
+  } catch (err) { report(err); }
+});
+
+/** Downloads go through fetch (the API key header goes along), then a temporary link saves the file. */
+async function saveFrom(path) {
+  try {
+    const response = await api(path);
+    const name = (/filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(response.headers.get("Content-Disposition") || "") || [])[1];
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(await response.blob());
+    link.download = name ? decodeURIComponent(name) : "book";
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+  } catch (err) { report(err); }
+}
+
+$("book-download").addEventListener("click", () => bookJob && saveFrom(`${bookPath(bookJob)}/audio`));
+$("book-subtitles").addEventListener("click", () => bookJob && saveFrom(`${bookPath(bookJob)}/subtitles`));
+
+async function resumeBookView() {
+  try {
+    const { jobs } = await (await api(BOOK_PATH)).json();
+    const job = (jobs || [])[0];
+    if (!job) return;
+    showBook(job);
+    if (["queued", "running"].includes(job.state)) followJob(bookPath(job), showBook);
+  } catch (_) { /* e.g. an API key is needed first */ }
+}
 
 /** A job already running (started from another tab or before a reload) is followed too. */
 async function resumeTrainingView() {
@@ -1102,3 +1197,4 @@ for (const id of ["pretrained-text", "clone-text", "cross-text", "instruct-text"
 applyLanguage();
 loadVoices();
 resumeTrainingView();
+resumeBookView();
