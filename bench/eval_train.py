@@ -27,12 +27,14 @@ import io
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from clone_data import Package, Speaker, fetch, load_speakers, read_manifest
 from eval_clone import OTHER_LANG, SENTENCES, STOCK_BY_SEX, Bench, Output, err, sim
+
+from parrot.training.trainer import TrainOptions
 
 EXTRA = Path(__file__).with_name("train_speakers.json")
 DEFAULT_SPEAKERS = "en_m_librivox,en_m_myself,en_f_lj,en_f_grace,zh_m_taiyi,zh_m_narrator,zh_f_drama,zh_f_elder"
@@ -107,18 +109,14 @@ def quality(outputs: list[Output]) -> float:
     return float(np.mean([o.quality for o in outputs if o.quality is not None]))
 
 
-def evaluate(
-    bench: Bench, speaker: Speaker, seconds: float, minutes: float, cache: Path | None, fmax: float | None = None
-) -> Row:
+def evaluate(bench: Bench, speaker: Speaker, seconds: float, options: TrainOptions, cache: Path | None) -> Row:
     from parrot.training.job import TrainingJob
-    from parrot.training.trainer import TrainOptions
     from parrot.voices.voice import Voice
 
     ref, other = bench.judge.embed(speaker.ref16()), bench.judge.embed(speaker.other16())
     clips, texts = material(speaker, cache, seconds)
     name = f"eval-{speaker.id}-{int(seconds)}"
-    job = TrainingJob(bench.tts, name, clips, texts=texts, language=speaker.lang,
-                      options=TrainOptions(minutes=minutes, loss_fmax=fmax), overwrite=True)  # fmt: skip
+    job = TrainingJob(bench.tts, name, clips, texts=texts, language=speaker.lang, options=options, overwrite=True)
     voice = job.run()
     base = Voice(f"{name}-base", voice.engine, "cloned", untrained(voice.payload))
     same, cross = bench.speak(voice, speaker.lang), bench.speak(voice, OTHER_LANG[speaker.lang])
@@ -188,9 +186,29 @@ def main() -> None:
     parser.add_argument("--seconds", default="0", help="training speech per voice, comma-separated (0 = all)")
     parser.add_argument("--sentences", type=int, default=2, choices=(1, 2, 3), help="sentences per language")
     parser.add_argument("--loss-fmax", type=float, default=None, help="upper edge of the mel loss, Hz (default all)")
+    defaults = TrainOptions()
+    parser.add_argument("--lora", action=argparse.BooleanOptionalAction, default=defaults.lora,
+                        help=f"train the low-rank conv updates too (default {defaults.lora})")  # fmt: skip
+    parser.add_argument("--scope", choices=("decoder", "all"), default=defaults.scope, help="AdaIN biases trained")
+    parser.add_argument("--lr", type=float, default=defaults.learning_rate, help="Adam learning rate")
+    parser.add_argument("--crop-frames", type=int, default=defaults.crop_frames, help="window, 25 ms text frames")
+    parser.add_argument("--l2", type=float, default=defaults.l2, help="L2 pull towards the stock voice")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads (default all)")
     parser.add_argument("--cache", type=Path, default=None, help="package cache (default ~/.cache/parrot-bench)")
     parser.add_argument("--json", type=Path, help="also write rows and summaries here")
     args = parser.parse_args()
+    if args.threads:
+        import os
+
+        import torch
+
+        os.environ["PARROT_THREADS"] = str(args.threads)
+        torch.set_num_threads(args.threads)
+    options = replace(
+        defaults, minutes=args.minutes, loss_fmax=args.loss_fmax, lora=args.lora, scope=args.scope,
+        learning_rate=args.lr, crop_frames=args.crop_frames, l2=args.l2,
+    )  # fmt: skip
+    print(f"options: {options}", flush=True)
     started = time.perf_counter()
     speakers = load_speakers(args.cache, args.speakers.split(","))
     bench = Bench(args.cache, args.sentences, quality=True)
@@ -198,7 +216,7 @@ def main() -> None:
     for seconds in [float(s) for s in args.seconds.split(",")]:
         rows = []
         for speaker in speakers:
-            row = evaluate(bench, speaker, seconds, args.minutes, args.cache, args.loss_fmax)
+            row = evaluate(bench, speaker, seconds, options, args.cache)
             rows.append(row)
             print(f"  {speaker.id} ({row.speech_s:.0f} s): base {row.base_same:.3f} -> trained {row.same:.3f}, "
                   f"cross {row.cross:.3f}, {row.steps} steps", file=sys.stderr, flush=True)  # fmt: skip

@@ -28,7 +28,7 @@ from ...voices.reference import Reference
 from ...voices.voice import Voice
 from ..base import AudioChunk, Engine, SynthesisOptions
 from .clone import SpectralMap, analyze_speaker, fit_map
-from .graph import ADAPTER_INPUT, F0_SCALE_INPUT, AdapterLayout, adaptable_graph
+from .graph import ADAPTER_INPUT, F0_SCALE_INPUT, GRAPH_VERSION, AdapterLayout, adaptable_graph
 
 SAMPLE_RATE = 24_000
 MAX_PHONEMES = 480  # the model takes 510 tokens; keep a margin for punctuation spacing
@@ -238,11 +238,13 @@ class KokoroEngine(Engine):
             raise ModelError(f"voice {voice.name!r} was made for the {voice.engine} engine, not kokoro")
         mapping = SpectralMap.from_payload(voice.payload)
         adapter = voice.payload.get("adapter")
-        if adapter is not None and adapter.shape != (self.adapter_layout.size,):
-            raise ModelError(
-                f"voice {voice.name!r} was trained for a different Kokoro model (adapter of {adapter.shape[0]} values, "
-                f"this model takes {self.adapter_layout.size}); train it again"
-            )
+        if adapter is not None:
+            try:
+                adapter = self.adapter_layout.full(adapter)
+            except ValueError as exc:
+                raise ModelError(
+                    f"voice {voice.name!r} was trained for a different Kokoro model ({exc}); train it again"
+                ) from exc
         f0_scale = float(voice.payload["f0_scale"][0]) if "f0_scale" in voice.payload else 1.0
         speed = options.speed * (float(voice.payload["speed"][0]) if "speed" in voice.payload else 1.0)
         pending_pause = 0.0
@@ -261,13 +263,13 @@ class KokoroEngine(Engine):
 def _adaptable_model(path: Path) -> tuple[Path | bytes, AdapterLayout]:
     """The packaged graph with the trained-voice inputs (``graph``), built once and kept next to the model
     (or only in memory when the data directory is read-only)."""
-    derived = path.with_name(path.stem + ".adaptable.onnx")
+    derived = path.with_name(f"{path.stem}.adaptable-v{GRAPH_VERSION}.onnx")
     marker = derived.with_name(derived.name + ".json")
     source = f"{path.stat().st_size}:{path.stat().st_mtime_ns}"
     try:
         info = json.loads(marker.read_text())
-        if derived.is_file() and info["source"] == source:
-            return derived, AdapterLayout(tuple(info["keys"]), tuple(info["sizes"]))
+        if derived.is_file() and info["source"] == source and info.get("graph") == GRAPH_VERSION:
+            return derived, AdapterLayout.from_json(info["layout"])
     except (OSError, ValueError, KeyError, TypeError):
         pass
     data, layout = adaptable_graph(path)
@@ -275,7 +277,7 @@ def _adaptable_model(path: Path) -> tuple[Path | bytes, AdapterLayout]:
     try:
         tmp.write_bytes(data)
         os.replace(tmp, derived)
-        text = json.dumps({"source": source, "keys": list(layout.keys), "sizes": list(layout.sizes)})
+        text = json.dumps({"source": source, "graph": GRAPH_VERSION, "layout": layout.to_json()})
         marker_tmp = marker.with_name(f".{marker.name}.{os.getpid()}.tmp")
         marker_tmp.write_text(text)
         os.replace(marker_tmp, marker)
