@@ -42,6 +42,7 @@ class TrainOptions:
     loss_fmax: float | None = None  # upper edge of the mel loss in Hz (None: 12 kHz, the whole band)
     # Also train the low-rank updates of the decoder's and vocoder's convolutions (``graph.LoraConv``).
     lora: bool = False
+    lora_lr_scale: float = 0.1  # their learning rate relative to ``learning_rate`` (an update moves a whole conv)
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class Trainer:
         self._weights /= self._weights.sum()
         self._mask = adapter_mask(decoder, options.scope, options.lora)
         self._penalised = penalty_mask(decoder)
+        self._lora_part = slice(decoder.layout.bias_size, decoder.layout.size)
         if options.lora:
             decoder.init_lora(options.seed)
 
@@ -176,7 +178,12 @@ class Trainer:
             total.backward()
             assert self.decoder.adapter.grad is not None
             self.decoder.adapter.grad.mul_(self._mask)
+            before = self.decoder.adapter.detach()[self._lora_part].clone()
             self.optimiser.step()
+            if self.options.lora_lr_scale != 1.0:  # Adam's step is scale-free: shrink it for the low-rank part
+                with torch.no_grad():
+                    part = self.decoder.adapter[self._lora_part]
+                    part.copy_(before + (part - before) * self.options.lora_lr_scale)
             self.step += 1
             self.losses.append(float(reconstruction.detach()))
             self.elapsed += time.monotonic() - started

@@ -132,7 +132,7 @@ def adapter_layout(model: object) -> AdapterLayout:
 
 
 def _conv_key(node_name: str) -> str:
-    """"/decoder/decoder/generator/resblocks.0/convs1.0/Conv_quant" -> "generator.resblocks.0.convs1.0"."""
+    """Node name to module path: ".../generator/resblocks.0/convs1.0/Conv_quant" -> "generator.resblocks.0.convs1.0"."""
     return ".".join(node_name[len("/decoder/decoder/") :].split("/")[:-1])
 
 
