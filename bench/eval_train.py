@@ -229,6 +229,7 @@ def main() -> None:
             for i, minutes in enumerate(budgets):
                 row = evaluate(bench, speaker, seconds, replace(options, minutes=minutes), args.cache, resume=i > 0)
                 table[minutes].append(row)
+                print(f"row {minutes:g} min: {json.dumps(asdict(row))}", flush=True)  # kept if the run is stopped
                 print(f"  {speaker.id} ({row.speech_s:.0f} s, {minutes:g} min): base {row.base_same:.3f} -> "
                       f"trained {row.same:.3f}, cross {row.cross:.3f}, {row.steps} steps", file=sys.stderr,
                       flush=True)  # fmt: skip
