@@ -79,8 +79,8 @@ def test_low_rank_updates_act_alike_in_torch_and_onnx(tts, decoder):
     """A random adapter with low-rank updates: the ONNX graph's waveform moves the way the torch decoder's does."""
     from parrot.training.prepare import Renderer
 
-    engine, layout = tts.engine, tts.engine.adapter_layout
-    assert layout.lora and layout.size > layout.bias_size
+    engine, layout = tts.engine, tts.engine.lora_layout()
+    assert layout.lora and layout.size > layout.bias_size == engine.adapter_layout.size
     phonemes = engine.g2p.phonemize("Hello world, this is a test.", "en")
     tokens = engine.tokenize(phonemes)
     table = engine.stock_style("jf_alpha")
@@ -105,18 +105,19 @@ def test_low_rank_updates_act_alike_in_torch_and_onnx(tts, decoder):
     assert np.corrcoef(torch_delta, onnx_delta)[0, 1] > 0.7  # ...the same way in both (int8 noise aside)
 
 
-def test_a_bias_only_adapter_is_padded_with_no_update(tts):
-    """Voices trained before the low-rank updates (adapter = the AdaIN biases only) still load and speak."""
-    layout = tts.engine.adapter_layout
-    biases = np.random.default_rng(0).normal(0, 0.01, layout.bias_size).astype(np.float32)
-    full = layout.full(biases)
-    assert (
-        full.shape == (layout.size,)
-        and np.array_equal(full[: layout.bias_size], biases)
-        and not full[layout.bias_size :].any()
-    )
-    with pytest.raises(ValueError, match="adapter of 5 values"):
-        layout.full(np.zeros(5, np.float32))
+def test_each_adapter_runs_on_its_graph_and_a_foreign_one_is_refused(tts):
+    """A bias-only adapter (voices trained without low-rank updates) runs on the lean graph every stock voice
+    uses; one with them on the low-rank graph; any other size is refused with a clear error."""
+    from parrot.errors import ModelError
+
+    engine = tts.engine
+    assert not engine.adapter_layout.lora
+    biases = np.random.default_rng(0).normal(0, 0.01, engine.adapter_layout.size).astype(np.float32)
+    assert engine._session_for(biases)[0] is engine._session
+    full = np.zeros(engine.lora_layout().size, np.float32)
+    assert engine._session_for(full)[0] is not engine._session
+    with pytest.raises(ModelError, match="adapter of 5 values"):
+        engine._session_for(np.zeros(5, np.float32))
 
 
 def _expand(durations: np.ndarray) -> np.ndarray:

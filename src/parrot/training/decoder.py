@@ -82,7 +82,7 @@ def load_decoder_weights(path: Path) -> tuple[dict[str, Layer], dict[str, torch.
         for name in inits
         if name.startswith("decoder.decoder.generator.") and ".alpha" in name
     }
-    return layers, alphas, adapter_layout(model)
+    return layers, alphas, adapter_layout(model, lora=True)  # the biases, then the low-rank updates
 
 
 class Decoder(torch.nn.Module):

@@ -10,7 +10,8 @@ changed):
   After the biases the same vector holds low-rank updates of the decoder's and vocoder's main convolutions
   (``LoraConv``; ``layout.lora``): each adapted convolution ``W`` gets a parallel branch ``up(down(x))``
   (``down`` a rank-``r`` convolution with ``W``'s kernel, dilation and padding, ``up`` a 1x1), added to its
-  output, i.e. ``W + up @ down``. Zeros there (stock voices) add exact zeros.
+  output, i.e. ``W + up @ down``. They cost time even when zero, so they are in a second graph
+  (``adaptable_graph(lora=True)``) that only voices trained with them use.
 - **f0_scale** (float32 ``[1]``): multiplies the predicted pitch curve before the decoder (1 = unchanged).
 
 With ``probes=True`` the graph also returns the tensors training needs: the text features before and after
@@ -73,8 +74,7 @@ class LoraConv:
 @dataclass(frozen=True)
 class AdapterLayout:
     """What the adapter vector covers, in order: the decoder's AdaIN biases (``keys``/``sizes``), then the
-    low-rank updates (``lora``). A vector of only ``bias_size`` values (voices trained before the low-rank
-    updates) means no update: ``full`` pads it with zeros."""
+    low-rank updates (``lora``; empty in the graph every voice without them uses)."""
 
     keys: tuple[str, ...]  # module paths such as "generator.resblocks.0.adain1.0"
     sizes: tuple[int, ...]
@@ -100,15 +100,6 @@ class AdapterLayout:
             start += conv.size
         return out
 
-    def full(self, adapter: np.ndarray) -> np.ndarray:
-        """``adapter`` as this layout's full vector (float32); a bias-only vector is padded with zeros."""
-        adapter = np.asarray(adapter, dtype=np.float32).reshape(-1)
-        if adapter.size == self.size:
-            return adapter
-        if adapter.size == self.bias_size:
-            return np.concatenate([adapter, np.zeros(self.size - self.bias_size, dtype=np.float32)])
-        raise ValueError(f"an adapter of {adapter.size} values; this model takes {self.size} (or {self.bias_size})")
-
     def to_json(self) -> dict:
         return {"keys": list(self.keys), "sizes": list(self.sizes), "lora": [asdict(c) for c in self.lora]}
 
@@ -117,8 +108,9 @@ class AdapterLayout:
         return cls(tuple(data["keys"]), tuple(data["sizes"]), tuple(LoraConv(**c) for c in data["lora"]))
 
 
-def adapter_layout(model: object) -> AdapterLayout:
-    """The adapter layout of a loaded ``onnx.ModelProto`` (sorted by name, so it never depends on node order)."""
+def adapter_layout(model: object, lora: bool = False) -> AdapterLayout:
+    """The adapter layout of a loaded ``onnx.ModelProto`` (sorted by name, so it never depends on node order);
+    with the low-rank updates if ``lora``."""
     biases = sorted(
         (init.name, int(np.prod(init.dims)))
         for init in model.graph.initializer  # type: ignore[attr-defined]
@@ -127,8 +119,8 @@ def adapter_layout(model: object) -> AdapterLayout:
     if not biases:
         raise ValueError("this Kokoro graph has no decoder AdaIN biases; it is not the packaged model")
     keys = tuple(name[len(_FC_BIAS_PREFIX) : -len(_FC_BIAS_SUFFIX)] for name, _ in biases)
-    lora = tuple(sorted((conv for conv, _ in _lora_nodes(model)), key=lambda c: c.key))
-    return AdapterLayout(keys, tuple(n for _, n in biases), lora)
+    convs = tuple(sorted((conv for conv, _ in _lora_nodes(model)), key=lambda c: c.key)) if lora else ()
+    return AdapterLayout(keys, tuple(n for _, n in biases), convs)
 
 
 def _conv_key(node_name: str) -> str:
@@ -198,14 +190,15 @@ def _add_lora(model: object, layout: AdapterLayout, pieces: list[str]) -> None:
     graph.node.extend(ordered)
 
 
-def adaptable_graph(path: Path, *, probes: bool = False) -> tuple[bytes, AdapterLayout]:
-    """The packaged graph with the ``adapter`` and ``f0_scale`` inputs (and the probe outputs), serialised."""
+def adaptable_graph(path: Path, *, probes: bool = False, lora: bool = False) -> tuple[bytes, AdapterLayout]:
+    """The packaged graph with the ``adapter`` and ``f0_scale`` inputs (and the probe outputs; the low-rank
+    branches if ``lora``: they cost about a tenth more time, so only voices that have them use that graph)."""
     import onnx
     from onnx import TensorProto, helper
 
     model = onnx.load(str(path))
     graph = model.graph
-    layout = adapter_layout(model)
+    layout = adapter_layout(model, lora)
     graph.input.append(helper.make_tensor_value_info(ADAPTER_INPUT, TensorProto.FLOAT, [layout.size]))
     graph.input.append(helper.make_tensor_value_info(F0_SCALE_INPUT, TensorProto.FLOAT, [1]))
     pieces = [f"adapter_piece_{i}" for i in range(len(layout.keys))]
@@ -242,7 +235,7 @@ def adaptable_graph(path: Path, *, probes: bool = False) -> tuple[bytes, Adapter
 
 
 @cache
-def cached_layout(path: Path) -> AdapterLayout:
+def cached_layout(path: Path, lora: bool = False) -> AdapterLayout:
     import onnx
 
-    return adapter_layout(onnx.load(str(path), load_external_data=False))
+    return adapter_layout(onnx.load(str(path), load_external_data=False), lora)
