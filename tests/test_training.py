@@ -138,7 +138,7 @@ def test_alignment_follows_a_slower_recording(tts, prepared):
     assert 0.5 < prepared.speed < 1.5 and prepared.f0_scale > 1.2  # jf_alpha speaks higher than jm_kumo
 
 
-def _trainer(decoder, prepared, tmp_path: Path, steps: int, name: str = "ck.pt", lora: bool = True):
+def _trainer(decoder, prepared, tmp_path: Path, steps: int, name: str = "ck.pt", lora: bool = False):
     from parrot.training.trainer import Trainer, TrainOptions
 
     decoder.reset()

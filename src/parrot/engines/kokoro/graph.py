@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-GRAPH_VERSION = 2  # of the edit below: a cached adaptable graph of another version is rebuilt
+GRAPH_VERSION = 3  # of the edit below: a cached adaptable graph of another version is rebuilt
 ADAPTER_INPUT = "adapter"
 F0_SCALE_INPUT = "f0_scale"
 _FC_BIAS_PREFIX = "decoder.decoder."
