@@ -4,6 +4,7 @@
     .venv/bin/python bench/eval_train.py --minutes 3 --seconds 10,30,0 --speakers en_m_librivox,en_m_myself
     .venv/bin/python bench/eval_train.py --minutes 3 --json out.json
     .venv/bin/python bench/eval_train.py --minutes 1,2,5,10 --speakers en_m_librivox     # curve vs training time
+    .venv/bin/python bench/eval_train.py --merge a.json b.json     # one table from runs on different speakers
 
 For each speaker of bench/clone_speakers.json the training material is its cloning reference plus the extra
 recordings of bench/train_speakers.json, cut to ``--seconds`` of speech (whole clips, in order; 0 = all);
@@ -185,6 +186,17 @@ def print_summary(s: dict[str, float], label: str) -> None:
     print(f"DNSMOS OVRL        trained {s['mos']:.2f}  base {s['base_mos']:.2f}  stock {s['stock_mos']:.2f}")
 
 
+def merge(paths: list[Path]) -> None:
+    """The tables of several runs (e.g. speakers split over two processes), label by label, as one."""
+    tables: dict[str, list[Row]] = {}
+    for path in paths:
+        for label, result in json.loads(path.read_text()).items():
+            tables.setdefault(label, []).extend(Row(**row) for row in result["rows"])
+    for label, rows in tables.items():
+        print_rows(rows)
+        print_summary(summarise(rows), label)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--speakers", default=DEFAULT_SPEAKERS, help="comma-separated speaker ids")
@@ -205,7 +217,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (default all)")
     parser.add_argument("--cache", type=Path, default=None, help="package cache (default ~/.cache/parrot-bench)")
     parser.add_argument("--json", type=Path, help="also write rows and summaries here")
+    parser.add_argument("--merge", type=Path, nargs="+", help="print the tables of these --json files as one")
     args = parser.parse_args()
+    if args.merge:
+        merge(args.merge)
+        return
     if args.threads:
         import os
 
