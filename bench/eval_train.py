@@ -190,8 +190,14 @@ def merge(paths: list[Path]) -> None:
     """The tables of several runs (e.g. speakers split over two processes), label by label, as one."""
     tables: dict[str, list[Row]] = {}
     for path in paths:
-        for label, result in json.loads(path.read_text()).items():
-            tables.setdefault(label, []).extend(Row(**row) for row in result["rows"])
+        if path.suffix == ".json":
+            for label, result in json.loads(path.read_text()).items():
+                tables.setdefault(label, []).extend(Row(**row) for row in result["rows"])
+            continue
+        for line in path.read_text().splitlines():  # the log of a run stopped early: its "row ..." lines
+            if line.startswith("row ") and " min: " in line:
+                minutes, row = line[len("row ") :].split(" min: ", 1)
+                tables.setdefault(f"speech all, {minutes} min", []).append(Row(**json.loads(row)))
     for label, rows in tables.items():
         print_rows(rows)
         print_summary(summarise(rows), label)
@@ -217,7 +223,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (default all)")
     parser.add_argument("--cache", type=Path, default=None, help="package cache (default ~/.cache/parrot-bench)")
     parser.add_argument("--json", type=Path, help="also write rows and summaries here")
-    parser.add_argument("--merge", type=Path, nargs="+", help="print the tables of these --json files as one")
+    parser.add_argument("--merge", type=Path, nargs="+",
+                        help="print the tables of these --json files (or logs of stopped runs) as one")  # fmt: skip
     args = parser.parse_args()
     if args.merge:
         merge(args.merge)
