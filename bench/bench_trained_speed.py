@@ -4,7 +4,8 @@
 
 The three are interleaved sentence by sentence (so a busy machine slows them alike); medians of the
 per-sentence times, and their ratios. A trained voice differs from a stock one only by the values fed to
-the ``adapter`` and ``f0_scale`` inputs, here a random adapter of the trained size.
+the ``adapter`` and ``f0_scale`` inputs, here a random adapter of the trained size; a voice trained with the
+low-rank updates (``TrainOptions.lora``) runs a second graph that has them ("trained, low-rank").
 """
 
 from __future__ import annotations
@@ -34,12 +35,15 @@ def main() -> None:
     engine = tts.engine
     style = engine.stock_style("jf_alpha")
     adapter = np.random.default_rng(0).normal(0, 0.05, engine.adapter_layout.size).astype(np.float32)
+    low_rank = np.random.default_rng(0).normal(0, 0.01, engine.lora_layout().size).astype(np.float32)
     options = ort.SessionOptions()
     options.intra_op_num_threads = engine.threads
     packaged = ort.InferenceSession(str(engine.model_path), options, providers=["CPUExecutionProvider"])
     phonemes = [engine.g2p.phonemize(text, lang) for lang, text in SENTENCES]
-    times: dict[str, list[float]] = {"packaged graph, stock": [], "adaptable graph, stock": [], "trained": []}
+    labels = ("packaged graph, stock", "adaptable graph, stock", "trained", "trained, low-rank")
+    times: dict[str, list[float]] = {label: [] for label in labels}
     engine.infer(phonemes[0], style, 1.0)
+    engine.infer(phonemes[0], style, 1.0, low_rank)
     for _ in range(args.repeat):
         for p in phonemes:
             tokens = engine.tokenize(p)
@@ -52,6 +56,7 @@ def main() -> None:
                 ("packaged graph, stock", lambda f=feed: packaged.run(None, f)),
                 ("adaptable graph, stock", lambda p=p: engine.infer(p, style, 1.0)),
                 ("trained", lambda p=p: engine.infer(p, style, 1.0, adapter, 1.1)),
+                ("trained, low-rank", lambda p=p: engine.infer(p, style, 1.0, low_rank, 1.1)),
             ):
                 started = time.perf_counter()
                 run()

@@ -3,6 +3,8 @@
     .venv/bin/python bench/eval_train.py --minutes 3                        # every speaker, 3 min of training
     .venv/bin/python bench/eval_train.py --minutes 3 --seconds 10,30,0 --speakers en_m_librivox,en_m_myself
     .venv/bin/python bench/eval_train.py --minutes 3 --json out.json
+    .venv/bin/python bench/eval_train.py --minutes 1,2,5,10 --speakers en_m_librivox     # curve vs training time
+    .venv/bin/python bench/eval_train.py --merge a.json b.json     # one table from runs on different speakers
 
 For each speaker of bench/clone_speakers.json the training material is its cloning reference plus the extra
 recordings of bench/train_speakers.json, cut to ``--seconds`` of speech (whole clips, in order; 0 = all);
@@ -27,12 +29,14 @@ import io
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from clone_data import Package, Speaker, fetch, load_speakers, read_manifest
 from eval_clone import OTHER_LANG, SENTENCES, STOCK_BY_SEX, Bench, Output, err, sim
+
+from parrot.training.trainer import TrainOptions
 
 EXTRA = Path(__file__).with_name("train_speakers.json")
 DEFAULT_SPEAKERS = "en_m_librivox,en_m_myself,en_f_lj,en_f_grace,zh_m_taiyi,zh_m_narrator,zh_f_drama,zh_f_elder"
@@ -108,17 +112,18 @@ def quality(outputs: list[Output]) -> float:
 
 
 def evaluate(
-    bench: Bench, speaker: Speaker, seconds: float, minutes: float, cache: Path | None, fmax: float | None = None
+    bench: Bench, speaker: Speaker, seconds: float, options: TrainOptions, cache: Path | None, resume: bool = False
 ) -> Row:
+    """Train (``resume``: continue the previous budget's run of this speaker up to ``options.minutes``), judge."""
     from parrot.training.job import TrainingJob
-    from parrot.training.trainer import TrainOptions
     from parrot.voices.voice import Voice
 
     ref, other = bench.judge.embed(speaker.ref16()), bench.judge.embed(speaker.other16())
     clips, texts = material(speaker, cache, seconds)
     name = f"eval-{speaker.id}-{int(seconds)}"
-    job = TrainingJob(bench.tts, name, clips, texts=texts, language=speaker.lang,
-                      options=TrainOptions(minutes=minutes, loss_fmax=fmax), overwrite=True)  # fmt: skip
+    job = TrainingJob(
+        bench.tts, name, clips, texts=texts, language=speaker.lang, options=options, overwrite=True, resume=resume
+    )
     voice = job.run()
     base = Voice(f"{name}-base", voice.engine, "cloned", untrained(voice.payload))
     same, cross = bench.speak(voice, speaker.lang), bench.speak(voice, OTHER_LANG[speaker.lang])
@@ -181,32 +186,82 @@ def print_summary(s: dict[str, float], label: str) -> None:
     print(f"DNSMOS OVRL        trained {s['mos']:.2f}  base {s['base_mos']:.2f}  stock {s['stock_mos']:.2f}")
 
 
+def merge(paths: list[Path]) -> None:
+    """The tables of several runs (e.g. speakers split over two processes), label by label, as one."""
+    tables: dict[str, list[Row]] = {}
+    for path in paths:
+        if path.suffix == ".json":
+            for label, result in json.loads(path.read_text()).items():
+                tables.setdefault(label, []).extend(Row(**row) for row in result["rows"])
+            continue
+        for line in path.read_text().splitlines():  # the log of a run stopped early: its "row ..." lines
+            if line.startswith("row ") and " min: " in line:
+                minutes, row = line[len("row ") :].split(" min: ", 1)
+                tables.setdefault(f"speech all, {minutes} min", []).append(Row(**json.loads(row)))
+    for label, rows in tables.items():
+        print_rows(rows)
+        print_summary(summarise(rows), label)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--speakers", default=DEFAULT_SPEAKERS, help="comma-separated speaker ids")
-    parser.add_argument("--minutes", type=float, default=3.0, help="training budget per voice (default 3)")
+    parser.add_argument("--minutes", default="3", help="training budget per voice, comma-separated for a curve "
+                        "(one run per speaker, judged at each budget; default 3)")  # fmt: skip
     parser.add_argument("--seconds", default="0", help="training speech per voice, comma-separated (0 = all)")
     parser.add_argument("--sentences", type=int, default=2, choices=(1, 2, 3), help="sentences per language")
     parser.add_argument("--loss-fmax", type=float, default=None, help="upper edge of the mel loss, Hz (default all)")
+    defaults = TrainOptions()
+    parser.add_argument("--lora", action=argparse.BooleanOptionalAction, default=defaults.lora,
+                        help=f"train the low-rank conv updates too (default {defaults.lora})")  # fmt: skip
+    parser.add_argument("--lora-lr-scale", type=float, default=defaults.lora_lr_scale,
+                        help="learning rate of the low-rank updates relative to --lr")  # fmt: skip
+    parser.add_argument("--scope", choices=("decoder", "all"), default=defaults.scope, help="AdaIN biases trained")
+    parser.add_argument("--lr", type=float, default=defaults.learning_rate, help="Adam learning rate")
+    parser.add_argument("--crop-frames", type=int, default=defaults.crop_frames, help="window, 25 ms text frames")
+    parser.add_argument("--l2", type=float, default=defaults.l2, help="L2 pull towards the stock voice")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads (default all)")
     parser.add_argument("--cache", type=Path, default=None, help="package cache (default ~/.cache/parrot-bench)")
     parser.add_argument("--json", type=Path, help="also write rows and summaries here")
+    parser.add_argument("--merge", type=Path, nargs="+",
+                        help="print the tables of these --json files (or logs of stopped runs) as one")  # fmt: skip
     args = parser.parse_args()
+    if args.merge:
+        merge(args.merge)
+        return
+    if args.threads:
+        import os
+
+        import torch
+
+        os.environ["PARROT_THREADS"] = str(args.threads)
+        torch.set_num_threads(args.threads)
+    budgets = sorted(float(m) for m in args.minutes.split(","))
+    options = replace(
+        defaults, minutes=budgets[0], loss_fmax=args.loss_fmax, lora=args.lora, scope=args.scope,
+        learning_rate=args.lr, crop_frames=args.crop_frames, l2=args.l2, lora_lr_scale=args.lora_lr_scale,
+    )  # fmt: skip
+    print(f"options: {options}", flush=True)
     started = time.perf_counter()
     speakers = load_speakers(args.cache, args.speakers.split(","))
     bench = Bench(args.cache, args.sentences, quality=True)
     results: dict[str, dict] = {}
     for seconds in [float(s) for s in args.seconds.split(",")]:
-        rows = []
+        table: dict[float, list[Row]] = {minutes: [] for minutes in budgets}
         for speaker in speakers:
-            row = evaluate(bench, speaker, seconds, args.minutes, args.cache, args.loss_fmax)
-            rows.append(row)
-            print(f"  {speaker.id} ({row.speech_s:.0f} s): base {row.base_same:.3f} -> trained {row.same:.3f}, "
-                  f"cross {row.cross:.3f}, {row.steps} steps", file=sys.stderr, flush=True)  # fmt: skip
-        label = f"speech {'all' if not seconds else f'<= {seconds:g} s (whole clips)'}, {args.minutes:g} min"
-        print_rows(rows)
-        summary = summarise(rows)
-        print_summary(summary, label)
-        results[label] = {"rows": [asdict(r) for r in rows], "summary": summary}
+            for i, minutes in enumerate(budgets):
+                row = evaluate(bench, speaker, seconds, replace(options, minutes=minutes), args.cache, resume=i > 0)
+                table[minutes].append(row)
+                print(f"row {minutes:g} min: {json.dumps(asdict(row))}", flush=True)  # kept if the run is stopped
+                print(f"  {speaker.id} ({row.speech_s:.0f} s, {minutes:g} min): base {row.base_same:.3f} -> "
+                      f"trained {row.same:.3f}, cross {row.cross:.3f}, {row.steps} steps", file=sys.stderr,
+                      flush=True)  # fmt: skip
+        for minutes, rows in table.items():
+            label = f"speech {'all' if not seconds else f'<= {seconds:g} s (whole clips)'}, {minutes:g} min"
+            print_rows(rows)
+            summary = summarise(rows)
+            print_summary(summary, label)
+            results[label] = {"rows": [asdict(r) for r in rows], "summary": summary}
     print(f"\n(total {time.perf_counter() - started:.0f} s; sentences {json.dumps(SENTENCES, ensure_ascii=False)})")
     if args.json:
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n")

@@ -75,6 +75,51 @@ def test_torch_decoder_matches_the_onnx_graph(tts, decoder):
     assert np.corrcoef(out[:n], rendering.audio[:n])[0, 1] > 0.9
 
 
+def test_low_rank_updates_act_alike_in_torch_and_onnx(tts, decoder):
+    """A random adapter with low-rank updates: the ONNX graph's waveform moves the way the torch decoder's does."""
+    from parrot.training.prepare import Renderer
+
+    engine, layout = tts.engine, tts.engine.lora_layout()
+    assert layout.lora and layout.size > layout.bias_size == engine.adapter_layout.size
+    phonemes = engine.g2p.phonemize("Hello world, this is a test.", "en")
+    tokens = engine.tokenize(phonemes)
+    table = engine.stock_style("jf_alpha")
+    style = table[len(tokens) - 1]
+    rendering = Renderer(engine.model_path, 2).render(tokens, style)
+    decoder.reset()
+    decoder.init_lora(0)
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for _start, middle, end in layout.lora_offsets().values():
+            decoder.adapter[middle:end] = 0.05 * torch.randn(end - middle, generator=generator)
+        inputs = [torch.from_numpy(a[None]) for a in (rendering.t_en @ _expand(rendering.durations), rendering.f0,
+                                                      rendering.n)]  # fmt: skip
+        adapted = decoder(*inputs, torch.from_numpy(style[None, :128]))[0].numpy()
+        adapter = decoder.adapter.detach().numpy().copy()
+        decoder.reset()
+        stock = decoder(*inputs, torch.from_numpy(style[None, :128]))[0].numpy()
+    onnx_adapted = engine.infer(phonemes, table, 1.0, adapter)
+    n = min(len(adapted), len(onnx_adapted), len(rendering.audio))
+    torch_delta, onnx_delta = adapted[:n] - stock[:n], onnx_adapted[:n] - rendering.audio[:n]
+    assert np.abs(onnx_delta).mean() > 0.01  # the update changes the sound...
+    assert np.corrcoef(torch_delta, onnx_delta)[0, 1] > 0.7  # ...the same way in both (int8 noise aside)
+
+
+def test_each_adapter_runs_on_its_graph_and_a_foreign_one_is_refused(tts):
+    """A bias-only adapter (voices trained without low-rank updates) runs on the lean graph every stock voice
+    uses; one with them on the low-rank graph; any other size is refused with a clear error."""
+    from parrot.errors import ModelError
+
+    engine = tts.engine
+    assert not engine.adapter_layout.lora
+    biases = np.random.default_rng(0).normal(0, 0.01, engine.adapter_layout.size).astype(np.float32)
+    assert engine._session_for(biases)[0] is engine._session
+    full = np.zeros(engine.lora_layout().size, np.float32)
+    assert engine._session_for(full)[0] is not engine._session
+    with pytest.raises(ModelError, match="adapter of 5 values"):
+        engine._session_for(np.zeros(5, np.float32))
+
+
 def _expand(durations: np.ndarray) -> np.ndarray:
     index = np.repeat(np.arange(len(durations)), durations)
     alignment = np.zeros((len(durations), len(index)), dtype=np.float32)
@@ -93,18 +138,19 @@ def test_alignment_follows_a_slower_recording(tts, prepared):
     assert 0.5 < prepared.speed < 1.5 and prepared.f0_scale > 1.2  # jf_alpha speaks higher than jm_kumo
 
 
-def _trainer(decoder, prepared, tmp_path: Path, steps: int, name: str = "ck.pt"):
+def _trainer(decoder, prepared, tmp_path: Path, steps: int, name: str = "ck.pt", lora: bool = False):
     from parrot.training.trainer import Trainer, TrainOptions
 
     decoder.reset()
-    options = TrainOptions(max_steps=steps, minutes=60, crop_frames=12, learning_rate=1e-2, seed=3)
+    options = TrainOptions(max_steps=steps, minutes=60, crop_frames=12, learning_rate=1e-2, seed=3, lora=lora)
     return Trainer(decoder, prepared.examples, prepared.decoder_style, options, tmp_path / name)
 
 
-def test_training_lowers_the_loss_and_resume_equals_an_uninterrupted_run(decoder, prepared, tmp_path):
+@pytest.mark.parametrize("lora", [True, False])
+def test_training_lowers_the_loss_and_resume_equals_an_uninterrupted_run(decoder, prepared, tmp_path, lora):
     from dataclasses import replace
 
-    trainer = _trainer(decoder, prepared, tmp_path, 6, "straight.pt")
+    trainer = _trainer(decoder, prepared, tmp_path, 6, "straight.pt", lora)
     with torch.no_grad():
         before = [float(trainer.loss(step)) for step in range(3)]
     trainer.run()
@@ -112,10 +158,12 @@ def test_training_lowers_the_loss_and_resume_equals_an_uninterrupted_run(decoder
         after = [float(trainer.loss(step)) for step in range(3)]
     assert np.mean(after) < np.mean(before)
     straight = trainer.adapter()
+    layout = decoder.layout
+    assert straight.shape == ((layout.size,) if lora else (layout.bias_size,))
 
-    first = _trainer(decoder, prepared, tmp_path, 3, "resumed.pt")
+    first = _trainer(decoder, prepared, tmp_path, 3, "resumed.pt", lora)
     assert first.run() and first.step == 3
-    second = _trainer(decoder, prepared, tmp_path, 6, "resumed.pt")
+    second = _trainer(decoder, prepared, tmp_path, 6, "resumed.pt", lora)
     assert second.load() and second.step == 3
     second.options = replace(second.options, max_steps=6)
     second.run()

@@ -82,7 +82,7 @@ def load_decoder_weights(path: Path) -> tuple[dict[str, Layer], dict[str, torch.
         for name in inits
         if name.startswith("decoder.decoder.generator.") and ".alpha" in name
     }
-    return layers, alphas, adapter_layout(model)
+    return layers, alphas, adapter_layout(model, lora=True)  # the biases, then the low-rank updates
 
 
 class Decoder(torch.nn.Module):
@@ -98,6 +98,7 @@ class Decoder(torch.nn.Module):
         # (folded into the voice's style table after training).
         self.style_offset = torch.nn.Parameter(torch.zeros(128))
         self._slices = self.layout.offsets()
+        self._lora = {c.key: (c, *self.layout.lora_offsets()[c.key]) for c in self.layout.lora}
         self.register_buffer("_window", torch.hann_window(_N_FFT, periodic=True), persistent=False)
 
     def reset(self) -> None:
@@ -110,7 +111,22 @@ class Decoder(torch.nn.Module):
 
     def _conv(self, x: torch.Tensor, key: str, **kw: int) -> torch.Tensor:
         layer = self.layers[key]
-        return F.conv1d(x, layer.weight, layer.bias, **kw)
+        out = F.conv1d(x, layer.weight, layer.bias, **kw)
+        if key in self._lora:  # the low-rank update, as the adaptable graph applies it
+            conv, start, middle, end = self._lora[key]
+            down = self.adapter[start:middle].view(conv.rank, conv.in_channels, conv.kernel)
+            up = self.adapter[middle:end].view(conv.out_channels, conv.rank, 1)
+            out = out + F.conv1d(F.conv1d(x, down, **kw), up)
+        return out
+
+    def init_lora(self, seed: int) -> None:
+        """Random ``down`` factors (``up`` stays zero, so the voice is unchanged until training moves it)."""
+        generator = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for conv, start, middle, _ in self._lora.values():
+                fan_in = conv.in_channels * conv.kernel
+                values = torch.randn(middle - start, generator=generator) / math.sqrt(fan_in)
+                self.adapter[start:middle] = values
 
     def _adain(self, x: torch.Tensor, key: str, style: torch.Tensor) -> torch.Tensor:
         layer = self.layers[f"{key}.fc"]

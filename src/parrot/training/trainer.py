@@ -40,6 +40,9 @@ class TrainOptions:
     scope: str = "decoder"
     loss: str = "mel"  # "mel" (log-mel L1) or "mel+stft" (adds the multi-resolution STFT loss)
     loss_fmax: float | None = None  # upper edge of the mel loss in Hz (None: 12 kHz, the whole band)
+    # Also train the low-rank updates of the decoder's and vocoder's convolutions (``graph.LoraConv``).
+    lora: bool = False
+    lora_lr_scale: float = 0.1  # their learning rate relative to ``learning_rate`` (an update moves a whole conv)
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,11 @@ class Trainer:
         self.elapsed = 0.0
         self._weights = np.array([e.frames for e in examples], dtype=np.float64)
         self._weights /= self._weights.sum()
-        self._mask = adapter_mask(decoder, options.scope)
+        self._mask = adapter_mask(decoder, options.scope, options.lora)
+        self._penalised = penalty_mask(decoder)
+        self._lora_part = slice(decoder.layout.bias_size, decoder.layout.size)
+        if options.lora:
+            decoder.init_lora(options.seed)
 
     def load(self) -> bool:
         """Continue from the checkpoint, if there is one; returns whether there was."""
@@ -166,12 +173,17 @@ class Trainer:
             started = time.monotonic()
             self.optimiser.zero_grad()
             reconstruction = self.loss(self.step)
-            penalty = self.decoder.adapter.pow(2).sum() + self.decoder.style_offset.pow(2).sum()
+            penalty = (self.decoder.adapter.pow(2) * self._penalised).sum() + self.decoder.style_offset.pow(2).sum()
             total = reconstruction + self.options.l2 * penalty
             total.backward()
             assert self.decoder.adapter.grad is not None
             self.decoder.adapter.grad.mul_(self._mask)
+            before = self.decoder.adapter.detach()[self._lora_part].clone()
             self.optimiser.step()
+            if self.options.lora_lr_scale != 1.0:  # Adam's step is scale-free: shrink it for the low-rank part
+                with torch.no_grad():
+                    part = self.decoder.adapter[self._lora_part]
+                    part.copy_(before + (part - before) * self.options.lora_lr_scale)
             self.step += 1
             self.losses.append(float(reconstruction.detach()))
             self.elapsed += time.monotonic() - started
@@ -184,7 +196,9 @@ class Trainer:
         return True
 
     def adapter(self) -> np.ndarray:
-        return self.decoder.adapter.detach().numpy().astype(np.float32).copy()
+        """The trained adapter vector; only its bias part when the low-rank updates were not trained."""
+        adapter = self.decoder.adapter.detach().numpy().astype(np.float32)
+        return (adapter if self.options.lora else adapter[: self.decoder.layout.bias_size]).copy()
 
     def style_offset(self) -> np.ndarray:
         return self.decoder.style_offset.detach().numpy().astype(np.float32).copy()
@@ -196,12 +210,23 @@ class Trainer:
         return out
 
 
-def adapter_mask(decoder: Decoder, scope: str) -> torch.Tensor:
-    """1 for the adapter values ``scope`` trains, 0 for the others."""
+def adapter_mask(decoder: Decoder, scope: str, lora: bool = False) -> torch.Tensor:
+    """1 for the adapter values trained (the AdaIN biases of ``scope``; the low-rank updates if ``lora``)."""
     if scope not in ("decoder", "all"):
         raise ValueError(f"unknown adapter scope {scope!r}; use 'decoder' or 'all'")
     mask = torch.zeros(decoder.layout.size)
     for key, (start, end) in decoder.layout.offsets().items():
         if scope == "all" or not key.startswith("generator."):
             mask[start:end] = 1.0
+    if lora:
+        mask[decoder.layout.bias_size :] = 1.0
+    return mask
+
+
+def penalty_mask(decoder: Decoder) -> torch.Tensor:
+    """1 for the adapter values the L2 penalty pulls to zero: the biases and the ``up`` factors (the update
+    is zero when ``up`` is; the random ``down`` factors are left free)."""
+    mask = torch.ones(decoder.layout.size)
+    for start, middle, _ in decoder.layout.lora_offsets().values():
+        mask[start:middle] = 0.0
     return mask

@@ -29,7 +29,7 @@ from ...voices.reference import Reference
 from ...voices.voice import Voice
 from ..base import AudioChunk, Engine, SynthesisOptions
 from .clone import SpectralMap, analyze_speaker, fit_map
-from .graph import ADAPTER_INPUT, F0_SCALE_INPUT, AdapterLayout, adaptable_graph
+from .graph import ADAPTER_INPUT, F0_SCALE_INPUT, GRAPH_VERSION, AdapterLayout, adaptable_graph
 
 SAMPLE_RATE = 24_000
 MAX_PHONEMES = 480  # the model takes 510 tokens; keep a margin for punctuation spacing
@@ -61,23 +61,16 @@ class KokoroEngine(Engine):
     languages = ("zh", "en", "ja")
 
     def __init__(self, settings: Settings | None = None, model_path: Path | None = None) -> None:
-        import onnxruntime as ort
 
         settings = settings or Settings.from_env()
         path = model_path or kokoro_model_path(settings.data_dir)
         self.model_path = path
         self.threads = settings.resolved_threads()
         self._dvector_cache = path.with_name("stock-dvectors.npz")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = settings.resolved_threads()
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        try:
-            graph, self.adapter_layout = _adaptable_model(path)
-            model = graph if isinstance(graph, bytes) else str(graph)
-            self._session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise ModelError(f"cannot load the Kokoro model at {path}: {exc}") from exc
+        self._session, self.adapter_layout = self._load_session(lora=False)
+        # Voices with low-rank updates run a second graph, loaded when the first such voice speaks.
+        self._lora_session: tuple[object, AdapterLayout] | None = None
+        self._lora_lock = threading.Lock()
         self._no_adapter = np.zeros(self.adapter_layout.size, dtype=np.float32)
         self.vocab = kokoro_vocab()
         self.g2p = G2P(self.vocab)
@@ -199,6 +192,45 @@ class KokoroEngine(Engine):
             tmp.unlink(missing_ok=True)
         return vectors
 
+    def _load_session(self, lora: bool) -> tuple[object, AdapterLayout]:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        try:
+            graph, layout = _adaptable_model(self.model_path, lora)
+            model = graph if isinstance(graph, bytes) else str(graph)
+            return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"]), layout
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise ModelError(f"cannot load the Kokoro model at {self.model_path}: {exc}") from exc
+
+    def lora_layout(self) -> AdapterLayout:
+        """The adapter layout of voices with low-rank updates (loads their graph)."""
+        return self._session_for_lora()[1]
+
+    def _session_for_lora(self) -> tuple[object, AdapterLayout]:
+        with self._lora_lock:
+            if self._lora_session is None:
+                self._lora_session = self._load_session(lora=True)
+            return self._lora_session
+
+    def _session_for(self, adapter: np.ndarray | None) -> tuple[object, np.ndarray]:
+        """The session that plays ``adapter`` and the vector to feed it (ModelError if it fits neither)."""
+        if adapter is None:
+            return self._session, self._no_adapter
+        adapter = np.asarray(adapter, dtype=np.float32).reshape(-1)
+        if adapter.size == self.adapter_layout.size:
+            return self._session, adapter
+        session, layout = self._session_for_lora()
+        if adapter.size != layout.size:
+            raise ModelError(
+                f"an adapter of {adapter.size} values was trained for a different Kokoro model (this one takes "
+                f"{self.adapter_layout.size} or {layout.size}); train the voice again"
+            )
+        return session, adapter
+
     def infer(
         self,
         phonemes: str,
@@ -212,13 +244,14 @@ class KokoroEngine(Engine):
         if not tokens:
             return np.zeros(0, dtype=np.float32)
         style = style_table[min(len(tokens), len(style_table)) - 1].reshape(1, 256).astype(np.float32)
-        (audio,) = self._session.run(
+        session, vector = self._session_for(adapter)
+        (audio,) = session.run(  # type: ignore[attr-defined]
             None,
             {
                 "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
                 "style": style,
                 "speed": np.array([speed], dtype=np.float32),
-                ADAPTER_INPUT: self._no_adapter if adapter is None else adapter.astype(np.float32, copy=False),
+                ADAPTER_INPUT: vector,
                 F0_SCALE_INPUT: np.array([f0_scale], dtype=np.float32),
             },
         )
@@ -239,11 +272,8 @@ class KokoroEngine(Engine):
             raise ModelError(f"voice {voice.name!r} was made for the {voice.engine} engine, not kokoro")
         mapping = SpectralMap.from_payload(voice.payload)
         adapter = voice.payload.get("adapter")
-        if adapter is not None and adapter.shape != (self.adapter_layout.size,):
-            raise ModelError(
-                f"voice {voice.name!r} was trained for a different Kokoro model (adapter of {adapter.shape[0]} values, "
-                f"this model takes {self.adapter_layout.size}); train it again"
-            )
+        if adapter is not None:
+            self._session_for(adapter)  # a voice for another model is refused before any audio
         f0_scale = float(voice.payload["f0_scale"][0]) if "f0_scale" in voice.payload else 1.0
         speed = options.speed * (float(voice.payload["speed"][0]) if "speed" in voice.payload else 1.0)
         brightness = float(voice.payload["tilt"][0]) if "tilt" in voice.payload else 0.0  # a designed voice's
@@ -262,24 +292,24 @@ class KokoroEngine(Engine):
             yield AudioChunk(audio, SAMPLE_RATE, chunk.text, chunk.start, chunk.end)
 
 
-def _adaptable_model(path: Path) -> tuple[Path | bytes, AdapterLayout]:
+def _adaptable_model(path: Path, lora: bool = False) -> tuple[Path | bytes, AdapterLayout]:
     """The packaged graph with the trained-voice inputs (``graph``), built once and kept next to the model
     (or only in memory when the data directory is read-only)."""
-    derived = path.with_name(path.stem + ".adaptable.onnx")
+    derived = path.with_name(f"{path.stem}.adaptable{'-lora' if lora else ''}-v{GRAPH_VERSION}.onnx")
     marker = derived.with_name(derived.name + ".json")
     source = f"{path.stat().st_size}:{path.stat().st_mtime_ns}"
     try:
         info = json.loads(marker.read_text())
-        if derived.is_file() and info["source"] == source:
-            return derived, AdapterLayout(tuple(info["keys"]), tuple(info["sizes"]))
+        if derived.is_file() and info["source"] == source and info.get("graph") == GRAPH_VERSION:
+            return derived, AdapterLayout.from_json(info["layout"])
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    data, layout = adaptable_graph(path)
+    data, layout = adaptable_graph(path, lora=lora)
     tmp = derived.with_name(f".{derived.name}.{os.getpid()}.tmp")
     try:
         tmp.write_bytes(data)
         os.replace(tmp, derived)
-        text = json.dumps({"source": source, "keys": list(layout.keys), "sizes": list(layout.sizes)})
+        text = json.dumps({"source": source, "graph": GRAPH_VERSION, "layout": layout.to_json()})
         marker_tmp = marker.with_name(f".{marker.name}.{os.getpid()}.tmp")
         marker_tmp.write_text(text)
         os.replace(marker_tmp, marker)
