@@ -57,7 +57,7 @@ class KokoroEngine(Engine):
 
     name = "kokoro"
     sample_rate = SAMPLE_RATE
-    languages = ("zh", "en", "ja")
+    languages = ("zh", "en", "ja", "ko", "es", "fr", "it", "pt", "hi")
 
     def __init__(self, settings: Settings | None = None, model_path: Path | None = None) -> None:
         import onnxruntime as ort
