@@ -8,9 +8,10 @@ Mandarin/English code-switched) with each voice, has Whisper base transcribe the
 single-language sentences; mixed ones in their dominant language) and scores DNSMOS P.835 OVRL. Every
 rendering is appended to a JSON-lines file at once, so an interrupted run resumes where it stopped.
 
-``report`` reads every ``languages*.jsonl`` beside ``--out`` (parallel runs write one each), rescores the stored transcripts with the current ``parrot.evaluation`` and prints, per language
-and voice, the error rate (CER for zh/ja/ko/hi, WER for en/es/fr/it/pt), DNSMOS, and for the mixed sets
-the error per segment language (reference tokens aligned to the transcript, each error charged to the
+``report`` reads every ``languages*.jsonl`` beside ``--out`` (parallel runs write one each), rescores the
+stored transcripts with the current ``parrot.evaluation`` and prints, per language and voice, the error
+rate (CER for zh/ja/ko/hi, WER for en/es/fr/it/pt), DNSMOS, and for the mixed sets the error per segment
+language (reference tokens aligned to the transcript, each error charged to the
 segment of its reference token).
 """
 
@@ -71,6 +72,7 @@ def run(args: argparse.Namespace) -> None:
         for voice in args.voices.split(",")
     ]
     todo = [(item, voice) for item, voice in todo if (item[0], item[1], item[2], voice) not in done]
+    todo.sort(key=lambda job: job[0][2])  # sentence by sentence across languages: a cut run stays balanced
     print(f"{len(todo)} renderings to make", file=sys.stderr)
     with args.out.open("a", encoding="utf-8") as out:
         for (name, lang, index, segments), voice in todo:
@@ -86,7 +88,8 @@ def run(args: argparse.Namespace) -> None:
             }  # fmt: skip
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
             out.flush()
-            print(f"{name} {lang} {index} {voice}: {error_rate(text, heard):.2f} {heard}", file=sys.stderr)
+            scored = lang if name == "languages" else None
+            print(f"{name} {lang} {index} {voice}: {error_rate(text, heard, scored):.2f} {heard}", file=sys.stderr)
 
 
 def load(path: Path) -> list[dict]:
@@ -170,8 +173,8 @@ def corpus_error(group: list[dict]) -> float:
     errors = total = 0
     for row in group:
         text = "".join(t for _, t in row["segments"])
-        n = len(tokens(text))
-        errors += round(error_rate(text, row["heard"]) * n)
+        n = len(tokens(text, row["lang"]))
+        errors += round(error_rate(text, row["heard"], row["lang"]) * n)
         total += n
     return errors / max(1, total)
 

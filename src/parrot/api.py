@@ -120,7 +120,8 @@ class Parrot:
             log.warning("made the data directory %s private (0700); it was readable by others", self.settings.data_dir)
         self.voices = VoiceLibrary(builtin, self.settings.data_dir / "voices")
         # The first built-in voice, fixed for this instance; None when the engine has none (a CosyVoice2
-        # release without pretrained speakers), so every request must name a voice.
+        # release without pretrained speakers), so every request must name a voice. A language the engine
+        # has a better voice for (``Engine.default_voices``) is spoken with that one: ``default_voice_for``.
         self.default_voice: str | None = builtin[0].name if builtin else None
         self._recognizer: Recognizer | None = None
         self._recognizer_lock = threading.Lock()
@@ -152,6 +153,14 @@ class Parrot:
                 "and name it"
             )
         return self.voices.get(name)
+
+    def default_voice_for(self, languages: tuple[str, ...]) -> Voice:
+        """The voice a text in ``languages`` (first = first spoken) gets when the caller names none."""
+        for lang in languages:
+            name = self.engine.default_voices.get(lang)
+            if name is not None and self.voices.is_builtin(name):
+                return self.voices.get(name)
+        return self.voice(None)
 
     def clone(
         self,
@@ -218,7 +227,7 @@ class Parrot:
         for piece in markup.pieces:
             if isinstance(piece, Words):
                 # The normaliser is the one place that drops control and invisible characters.
-                words = normalize(piece.text)
+                words = normalize(piece.text, "zh" if piece.lang == "yue" else piece.lang or lang)
                 if words.strip():
                     pieces.append(replace(piece, text=words))
                 elif "\n" in piece.text and pieces:
@@ -271,8 +280,10 @@ class Parrot:
         cannot be followed is listed in the result's ``warnings``.
         """
         options = self._options(speed, lang, fast_start)
-        chosen = self.voice(voice)
+        chosen = self.voice(voice) if voice else None
         prepared = self.prepare(text, options.lang)
+        if chosen is None:
+            chosen = self.default_voice_for(prepared.languages)
         budget = self.settings.max_audio_seconds
         if prepared.min_seconds(options.speed) > budget:
             raise AudioBudgetError(
