@@ -23,7 +23,14 @@ from .config import Settings
 from .delivery.instruct import Instruction, parse_instruction
 from .delivery.render import RENDERED_SOUNDS, Script, render
 from .engines.base import AudioChunk, Engine, SynthesisOptions
-from .errors import AudioBudgetError, InputError, ModelError, TextTooLongError, UnknownVoiceError
+from .errors import (
+    AudioBudgetError,
+    InputError,
+    ModelError,
+    TextTooLongError,
+    UnknownVoiceError,
+    UnsupportedLanguageError,
+)
 from .files import make_private
 from .prosody import NEUTRAL
 from .text.markup import Pause, Piece, Sound, Words, parse_markup, rewrite_outside_markup
@@ -219,7 +226,7 @@ class Parrot:
         if not isinstance(text, str):
             raise InputError("text must be a string")
         check_text_length(text, self.settings.max_text_chars)
-        lang = check_language(lang)
+        lang = self._language(lang)
         markup = parse_markup(text, self.engine.languages)  # markup is never spoken
         native = self.engine.native_markup
         warnings = list(markup.warnings)
@@ -320,9 +327,18 @@ class Parrot:
         audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
         return Speech(audio, self.sample_rate, stream.warnings)
 
-    @staticmethod
-    def _options(speed: float, lang: str | None, fast_start: bool) -> SynthesisOptions:
-        return SynthesisOptions(speed=check_speed(speed), lang=check_language(lang), fast_start=fast_start)
+    def _options(self, speed: float, lang: str | None, fast_start: bool) -> SynthesisOptions:
+        return SynthesisOptions(speed=check_speed(speed), lang=self._language(lang), fast_start=fast_start)
+
+    def _language(self, lang: object) -> str | None:
+        """A requested language code, checked against Parrot's languages and then this engine's."""
+        code = check_language(lang)
+        if code is not None and code not in self.engine.languages:
+            raise UnsupportedLanguageError(
+                f"language {lang!r} is not spoken by the {self.engine.name} engine; use one of: "
+                f"{', '.join(self.engine.languages)} or auto"
+            )
+        return code
 
 
 def check_speed(speed: object) -> float:
