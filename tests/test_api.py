@@ -108,3 +108,12 @@ def test_long_article_memory_stays_flat(tts):
     grown = tracemalloc.get_traced_memory()[0] - baseline
     tracemalloc.stop()
     assert grown < 5_000_000  # chunks are not accumulated anywhere
+
+
+def test_default_voice_follows_the_language(tts):
+    assert tts.default_voice_for(("ko",)).name == "jm_kumo"
+    assert tts.default_voice_for(("en", "zh")).name == "jm_kumo"
+    assert tts.default_voice_for(()).name == tts.default_voice
+    prepared = tts.prepare("<|ko|>3개 주세요")
+    assert prepared.languages == ("ko",) and prepared.normalized == "세 개 주세요"
+    assert tts.prepare("Tengo 3 gatos.", "es").normalized == "Tengo tres gatos."

@@ -40,3 +40,42 @@ def test_english_uses_kokoro_diphthongs(g2p):
 
 def test_japanese(g2p):
     assert g2p.phonemize("東京", "ja") == "toːkʲoː"
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "phonemes"),
+    [
+        ("김치", "ko", "ɡˈimʧʰi"),  # aspirated ㅊ: espeak-ng's "h" becomes Kokoro's ʰ
+        ("까치", "ko", "kˈɐʧʰi"),  # tense ㄲ: espeak-ng's uvular q becomes k
+        ("말", "ko", "mˈɐl"),  # final ㄹ: espeak-ng's dark ɫ becomes l
+        ("hola", "es", "ˈola"),
+        ("gracias", "es", "ɡɾˈaθjas"),
+        ("bonjour", "fr", "bɔ̃ʒˈuʁ"),
+        ("vin", "fr", "vˈɛ̃"),
+        ("grazie", "it", "ɡrˈaʦje"),
+        ("ciao", "it", "ʧˈao"),
+        ("obrigado", "pt", "ˌobriɡˈadʊ"),
+        ("não", "pt", "nˈɐ̃ʊ̃"),
+        ("नमस्ते", "hi", "nəmˈʌsteː"),
+        ("भारत", "hi", "bʰˈaːɾət"),
+    ],
+)
+def test_espeak_languages_known_words(g2p, text, lang, phonemes):
+    assert g2p.phonemize(text, lang) == phonemes
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("오늘 날씨가 정말 좋네요. 같이 공원에 산책하러 갈까요? 떡볶이, 빨리, 짜장면, 학교, 닭, 읽다.", "ko"),
+        ("¿Dónde está la estación? Mañana llueve, niño, guitarra, jamón.", "es"),
+        ("Où est la gare ? Un bon vin blanc, œuvre, grenouille, huit.", "fr"),
+        ("Dov'è la stazione? Gli gnocchi, perché, sciarpa, pizza.", "it"),
+        ("Onde fica a estação? Pão, coração, trabalho, cidade, mulher.", "pt"),
+        ("स्टेशन कहाँ है? ज़िंदगी, क्षमा, ऋषि, फ़िल्म, ड़ ढ़ ञ।", "hi"),
+    ],
+)
+def test_espeak_languages_only_model_symbols(g2p, text, lang):
+    phonemes = g2p.phonemize(text, lang)
+    assert len(phonemes) > len(text) // 2
+    assert set(phonemes) <= set(g2p.vocab)

@@ -117,3 +117,17 @@ def test_voice_tag_is_reported():
 def test_rewrite_outside_markup_keeps_tags():
     out = rewrite_outside_markup("In 2024 [breath] <strong>3</strong> cats", str.upper)
     assert out == "IN 2024 [breath] <strong>3</strong> CATS"
+
+
+def test_korean_and_the_espeak_languages_in_tags_and_ssml():
+    from parrot.engines.kokoro.engine import KokoroEngine
+
+    languages = KokoroEngine.languages
+    pieces = parse_markup("<|ko|>안녕하세요 <|es|>Hola amigo", languages).pieces
+    assert [(p.text.strip(), p.lang) for p in pieces] == [("안녕하세요", "ko"), ("Hola amigo", "es")]
+    ssml = '<speak><lang xml:lang="ko-KR">감사합니다</lang> <lang xml:lang="pt-BR">Obrigado</lang></speak>'
+    assert [(p.text.strip(), p.lang) for p in parse_markup(ssml, languages).pieces if p.text.strip()] == [
+        ("감사합니다", "ko"), ("Obrigado", "pt"),
+    ]  # fmt: skip
+    with pytest.raises(InputError, match="not supported by this engine"):
+        parse_markup("<|ko|>안녕", ("zh", "en", "ja"))

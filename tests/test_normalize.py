@@ -225,7 +225,10 @@ def test_100k_characters_is_fast() -> None:
     assert _timed(normalize, _sample_text(100_000)) < 2.0
 
 
-PATHOLOGICAL_UNITS = ["1", "a", "a1", "1-", "1.", "1,", "1:", "1/", "+1 ", "5%", "$1", "中1", "1 2 ", "あ1"]
+PATHOLOGICAL_UNITS = [
+    "1", "a", "a1", "1-", "1.", "1,", "1:", "1/", "+1 ", "5%", "$1", "中1", "1 2 ", "あ1",
+    "가1", "3개", "1-2", "KT가", "₩1", "가1:", "क1", "१1,", "1.500,5 ",
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("unit", PATHOLOGICAL_UNITS)

@@ -92,6 +92,11 @@ NORMALIZER = {
     "addresses": lambda n: "a@" * (n // 2),
     "dotted numbers": lambda n: "1.0." * (n // 4),
     "spaces then a letter": lambda n: " " * (n - 1) + "x",
+    "Korean with digits": lambda n: "가1" * (n // 2),
+    "Korean counters": lambda n: "3개" * (n // 2),
+    "Korean dates and phones": lambda n: "010-1234-5678 2024-03-05 가" * (n // 27),
+    "acronyms in Korean": lambda n: "KT가" * (n // 3),
+    "Hindi with digits": lambda n: "क1," * (n // 3),
 }
 
 
@@ -100,6 +105,9 @@ SEGMENTS = {
     "full-width punctuation": lambda n: "！" * n,
     "alternating scripts": lambda n: "中a" * (n // 2),
     "kana": lambda n: "あ" * n,
+    "Hangul": lambda n: "가" * n,
+    "Hangul and Latin": lambda n: "가a" * (n // 2),
+    "Devanagari and danda": lambda n: "क।" * (n // 2),
 }
 
 
@@ -112,6 +120,8 @@ PLANS = {
     "one long sentence": lambda n: "word " * (n // 5),
     "Han without punctuation": lambda n: "中" * n,
     "clauses": lambda n: "ab, " * (n // 4),
+    "Hangul without punctuation": lambda n: "가" * n,
+    "Hindi sentences": lambda n: "क ख।" * (n // 4),
 }
 
 

@@ -23,7 +23,14 @@ from .config import Settings
 from .delivery.instruct import Instruction, parse_instruction
 from .delivery.render import RENDERED_SOUNDS, Script, render
 from .engines.base import AudioChunk, Engine, SynthesisOptions
-from .errors import AudioBudgetError, InputError, ModelError, TextTooLongError, UnknownVoiceError
+from .errors import (
+    AudioBudgetError,
+    InputError,
+    ModelError,
+    TextTooLongError,
+    UnknownVoiceError,
+    UnsupportedLanguageError,
+)
 from .files import make_private
 from .prosody import NEUTRAL
 from .text.markup import Pause, Piece, Sound, Words, parse_markup, rewrite_outside_markup
@@ -123,7 +130,8 @@ class Parrot:
             log.warning("made the data directory %s private (0700); it was readable by others", self.settings.data_dir)
         self.voices = VoiceLibrary(builtin, self.settings.data_dir / "voices")
         # The first built-in voice, fixed for this instance; None when the engine has none (a CosyVoice2
-        # release without pretrained speakers), so every request must name a voice.
+        # release without pretrained speakers), so every request must name a voice. A language the engine
+        # has a better voice for (``Engine.default_voices``) is spoken with that one: ``default_voice_for``.
         self.default_voice: str | None = builtin[0].name if builtin else None
         self._recognizer: Recognizer | None = None
         self._recognizer_lock = threading.Lock()
@@ -164,6 +172,14 @@ class Parrot:
         """A new voice from ``source`` (a voice, a name, or a blend such as ``"jf_alpha*0.3+jm_kumo*0.7"``)
         with ``adjust`` applied (pitch, pace, brightness, breathiness); not saved (see ``voices.save``)."""
         return design_voice(self.voice(source), adjust or Design(), name=name, description=description)
+
+    def default_voice_for(self, languages: tuple[str, ...]) -> Voice:
+        """The voice a text in ``languages`` (first = first spoken) gets when the caller names none."""
+        for lang in languages:
+            name = self.engine.default_voices.get(lang)
+            if name is not None and self.voices.is_builtin(name):
+                return self.voices.get(name)
+        return self.voice(None)
 
     def clone(
         self,
@@ -225,7 +241,7 @@ class Parrot:
         if not isinstance(text, str):
             raise InputError("text must be a string")
         check_text_length(text, self.settings.max_text_chars)
-        lang = check_language(lang)
+        lang = self._language(lang)
         markup = parse_markup(text, self.engine.languages)  # markup is never spoken
         native = self.engine.native_markup
         warnings = list(markup.warnings)
@@ -233,7 +249,7 @@ class Parrot:
         for piece in markup.pieces:
             if isinstance(piece, Words):
                 # The normaliser is the one place that drops control and invisible characters.
-                words = normalize(piece.text)
+                words = normalize(piece.text, "zh" if piece.lang == "yue" else piece.lang or lang)
                 if words.strip():
                     pieces.append(replace(piece, text=words))
                 elif "\n" in piece.text and pieces:
@@ -286,8 +302,10 @@ class Parrot:
         cannot be followed is listed in the result's ``warnings``.
         """
         options = self._options(speed, lang, fast_start)
-        chosen = self.voice(voice)
+        chosen = self.voice(voice) if voice else None
         prepared = self.prepare(text, options.lang)
+        if chosen is None:
+            chosen = self.default_voice_for(prepared.languages)
         budget = self.settings.max_audio_seconds
         if prepared.min_seconds(options.speed) > budget:
             raise AudioBudgetError(
@@ -324,9 +342,18 @@ class Parrot:
         audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
         return Speech(audio, self.sample_rate, stream.warnings)
 
-    @staticmethod
-    def _options(speed: float, lang: str | None, fast_start: bool) -> SynthesisOptions:
-        return SynthesisOptions(speed=check_speed(speed), lang=check_language(lang), fast_start=fast_start)
+    def _options(self, speed: float, lang: str | None, fast_start: bool) -> SynthesisOptions:
+        return SynthesisOptions(speed=check_speed(speed), lang=self._language(lang), fast_start=fast_start)
+
+    def _language(self, lang: object) -> str | None:
+        """A requested language code, checked against Parrot's languages and then this engine's."""
+        code = check_language(lang)
+        if code is not None and code not in self.engine.languages:
+            raise UnsupportedLanguageError(
+                f"language {lang!r} is not spoken by the {self.engine.name} engine; use one of: "
+                f"{', '.join(self.engine.languages)} or auto"
+            )
+        return code
 
 
 def check_speed(speed: object) -> float:

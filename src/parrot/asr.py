@@ -210,11 +210,17 @@ def _segment(raw: WhisperSegment, number: int, seconds: float) -> Segment:
 def _written_in(text: str, detected: str) -> str:
     """The language of ``text`` when its script settles it: Whisper sometimes labels English words "ja"."""
     scripts = {char_class(c) for c in text}
+    if "hangul" in scripts:
+        return "ko"
+    if "deva" in scripts:
+        return "hi"
     if "kana" in scripts:
         return "ja"
     if "han" in scripts:
         return detected if detected in ("zh", "ja") else "zh"
-    return "en" if "latin" in scripts else detected
+    if "latin" in scripts:  # Spanish, French... are told apart by Whisper, not by the script
+        return detected if detected in ("es", "fr", "it", "pt") else "en"
+    return detected
 
 
 def _compression_ratio(text: str) -> float:

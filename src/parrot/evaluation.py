@@ -13,24 +13,25 @@ import unicodedata
 
 from .text.normalize import normalize
 
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+# Scripts scored per character (CER): kana, Han, Hangul syllables, Devanagari.
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a3\u0900-\u097f]")
 
 
-def canonical(text: str) -> str:
-    """Lower-case words (or CJK characters) without punctuation, numbers spelled out."""
+def canonical(text: str, lang: str | None = None) -> str:
+    """Lower-case words (or CJK characters) without punctuation, numbers spelled out (in ``lang``)."""
     from zhconv import convert
 
-    text = convert(normalize(text), "zh-cn").lower()
+    text = convert(normalize(text, lang), "zh-cn").lower()
     kept = [
-        ch if unicodedata.category(ch)[0] in "LN" or ch == "'" else " " for ch in unicodedata.normalize("NFKC", text)
+        ch if unicodedata.category(ch)[0] in "LNM" or ch == "'" else " " for ch in unicodedata.normalize("NFKC", text)
     ]
     return " ".join("".join(kept).replace("-", " ").split())
 
 
-def tokens(text: str) -> list[str]:
-    """Words for alphabetic text, single characters for CJK (so CER and WER mix naturally)."""
+def tokens(text: str, lang: str | None = None) -> list[str]:
+    """Words for alphabetic text, single characters for CJK, Hangul and Devanagari (so CER and WER mix)."""
     out: list[str] = []
-    for word in canonical(text).split():
+    for word in canonical(text, lang).split():
         if _CJK.search(word):
             out.extend(ch for ch in word)
         else:
@@ -48,9 +49,9 @@ def edit_distance(ref: list[str], hyp: list[str]) -> int:
     return previous[-1]
 
 
-def error_rate(reference: str, hypothesis: str) -> float:
-    """Token error rate: CER for Chinese/Japanese, WER for English, mixed for mixed text."""
-    ref = tokens(reference)
+def error_rate(reference: str, hypothesis: str, lang: str | None = None) -> float:
+    """Token error rate: CER for Chinese/Japanese/Korean/Hindi, WER for Latin scripts, mixed for mixed text."""
+    ref = tokens(reference, lang)
     if not ref:
         raise ValueError("reference has no words")
-    return edit_distance(ref, tokens(hypothesis)) / len(ref)
+    return edit_distance(ref, tokens(hypothesis, lang)) / len(ref)

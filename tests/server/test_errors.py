@@ -243,3 +243,9 @@ def test_docs_page_works_offline(fake_http):
     assert "cdn" not in page.text.lower()
     assert fake_http.get("/docs/static/swagger-ui-bundle.js").status_code == 200
     assert fake_http.get("/openapi.json").json()["info"]["title"] == "Parrot"
+
+
+def test_korean_is_a_clear_error_only_on_an_engine_that_cannot_speak_it(fake_http: httpx.Client) -> None:
+    error = error_of(speech(fake_http, input="안녕하세요", lang="ko-KR"), 400)
+    assert error["code"] == "unsupported_language" and "fake engine" in error["message"]
+    assert all(lang in error["message"] for lang in ("zh", "en", "ja"))

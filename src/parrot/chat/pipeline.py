@@ -29,6 +29,7 @@ import numpy as np
 from ..api import check_speed
 from ..errors import InputError, UnknownVoiceError
 from ..text.phrases import PhraseCutter
+from ..text.segment import char_class
 from ..voices.voice import Voice
 from .aio import iterate_in_thread
 from .config import DEFAULT_SYSTEM_PROMPT
@@ -46,10 +47,17 @@ FIRST_CLAUSE_CHARS = 16  # the first phrase may end at a comma this early, so th
 # the cores, and the first audio is what the user waits for; later phrases have its playing time to be made.
 FIRST_PHRASE_HOLD = 3.0
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_SCRIPT_LANGUAGES = (("hangul", "ko"), ("kana", "ja"), ("deva", "hi"), ("han", "zh"))
 LANGUAGE_HINTS = {
     "zh": "用户说的是中文，请用简体中文回答。",
     "en": "The user speaks English; answer in English.",
     "ja": "ユーザーは日本語で話しています。日本語で答えてください。",
+    "ko": "사용자는 한국어로 말하고 있습니다. 한국어로 답하세요.",
+    "es": "El usuario habla español; responde en español.",
+    "fr": "L'utilisateur parle français ; réponds en français.",
+    "it": "L'utente parla italiano; rispondi in italiano.",
+    "pt": "O usuário fala português; responda em português do Brasil.",
+    "hi": "उपयोगकर्ता हिंदी बोल रहा है; हिंदी में उत्तर दें।",
 }
 
 
@@ -152,8 +160,10 @@ def count_words(text: str) -> int:
 
 
 def guess_language(text: str) -> str:
-    """``zh`` if the text has Chinese characters, else ``en`` (for typed input, which has no ASR language)."""
-    return "zh" if _CJK.search(text) else "en"
+    """The language typed input is in, by its script (it has no ASR language): Hangul ``ko``, kana ``ja``,
+    Devanagari ``hi``, Chinese characters ``zh``, else ``en``."""
+    scripts = {char_class(c) for c in text}
+    return next((lang for script, lang in _SCRIPT_LANGUAGES if script in scripts), "en")
 
 
 class _Failed:

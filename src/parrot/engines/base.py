@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from types import MappingProxyType
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -55,6 +56,8 @@ class Engine(ABC):
       facade turns the instruction into prosody and effects.
     * ``make_voice``: cloning from reference audio (engines that cannot clone keep the default, which says so).
     * ``warm_up``: a first call made at start-up so the first request is not slower (default: nothing).
+    * ``default_voices``: the built-in voice to speak each language with when the caller names none
+      (default: none, so the first built-in voice speaks everything).
     """
 
     name: str
@@ -62,6 +65,7 @@ class Engine(ABC):
     languages: tuple[str, ...]
     native_markup: bool = False
     native_instructions: bool = False
+    default_voices: ClassVar[Mapping[str, str]] = MappingProxyType({})
 
     @abstractmethod
     def stock_voices(self) -> list[Voice]:

@@ -86,7 +86,8 @@ async def start_speech(
     tts = state.tts
 
     def prepare() -> SpeechStream:
-        return tts.stream(text, state.voice(voice), speed=speed, lang=lang, instruction=instruction)
+        chosen = state.voice(voice) if voice else None  # None: the engine's voice for the language
+        return tts.stream(text, chosen, speed=speed, lang=lang, instruction=instruction)
 
     stream = await off_loop(state, prepare)
     job = state.scheduler.submit(_steps(stream, encoder))

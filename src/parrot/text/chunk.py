@@ -18,14 +18,14 @@ from .segment import Segment, split_languages
 # Pause (seconds) after a chunk, by the punctuation that ends it.
 _PAUSES: tuple[tuple[str, float], ...] = (
     ("\n", 0.45),
-    ("。！？!?.…", 0.30),
+    ("。！？!?.…।", 0.30),
     ("；;：:", 0.20),
     ("，,、—", 0.12),
 )
-_SENTENCE = re.compile(r".+?(?:[。！？!?…]+[”’\"')）]*|\.(?=\s|$)[”’\"')]*|\n+|$)", re.S)
+_SENTENCE = re.compile(r".+?(?:[。！？!?…।]+[”’\"')）]*|\.(?=\s|$)[”’\"')]*|\n+|$)", re.S)
 _CLAUSE = re.compile(r".+?(?:[，,、；;：:—]+|$)", re.S)
 _WORD = re.compile(
-    r"[0-9A-Za-z\u00c0-\u024f'’\-]+\s*|[\u3040-\u30ff\u31f0-\u31ff]+|[\u3400-\u4dbf\u4e00-\u9fff]+|\S\s*|\s+"
+    r"[0-9A-Za-z\u00c0-\u024f'’\-]+\s*|[\uac00-\ud7a3]+\s*|[\u0900-\u0963\u0966-\u097f]+\s*|[\u3040-\u30ff\u31f0-\u31ff]+|[\u3400-\u4dbf\u4e00-\u9fff]+|\S\s*|\s+"
 )
 
 _MAX_JIEBA_RUN = 256  # characters of one Han run given to jieba at once

