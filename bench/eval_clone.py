@@ -166,7 +166,12 @@ def evaluate_clone(bench: Bench, speakers: list[Speaker], clone: CloneFn, log: C
             mos=mos(same + cross), stock_mos=mos(bench.speak(stock, s.lang) + bench.speak(stock, OTHER_LANG[s.lang])),
         )  # fmt: skip
         rows.append(row)
-        log(f"  {s.id}: same {row.same:.3f} cross {row.cross:.3f} enroll {enroll:.1f} s")
+        quality = f" mos {row.mos:.2f} (stock {row.stock_mos:.2f})" if row.mos is not None and row.stock_mos else ""
+        log(
+            f"  {s.id}: same {row.same:.3f} cross {row.cross:.3f} "
+            f"err {100 * row.err_same:.1f}/{100 * row.err_cross:.1f}"
+            f" (stock {100 * row.stock_err_same:.1f}/{100 * row.stock_err_cross:.1f}){quality} enroll {enroll:.1f} s"
+        )
     return rows
 
 
