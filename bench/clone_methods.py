@@ -1,7 +1,8 @@
 """Cloning methods to plug into ``eval_clone.py --module bench/clone_methods.py:NAME``.
 
-- ``parrot``: what Parrot ships (``Parrot.clone``: base style + learned spectral mapping).
-- ``style_only``: the same base style, without the spectral mapping (the ablation).
+- ``parrot``: what Parrot ships (``Parrot.clone``: a stock-based style fitted by d-vector, with the speaker's
+  pitch and tempo; ``engines/kokoro/fitting.py``).
+- ``style_only``: the same style at the stock pitch and tempo (the ablation).
 - ``transcribed``: Parrot's method with the transcript made by the embedded recognizer.
 """
 
@@ -21,7 +22,7 @@ def parrot(tts: Parrot, audio: np.ndarray, sr: int, transcript: str) -> Voice:
 
 def style_only(tts: Parrot, audio: np.ndarray, sr: int, transcript: str) -> Voice:
     voice = tts.clone(audio, transcript, sample_rate=sr)
-    return replace(voice, payload={"style": voice.payload["style"]})
+    return replace(voice, payload={"style": voice.payload["style"]})  # no f0_scale, no speed
 
 
 def transcribed(tts: Parrot, audio: np.ndarray, sr: int, transcript: str) -> Voice:

@@ -95,6 +95,8 @@ class Row:
     enroll_s: float
     same_mean: float | None = None  # --method stock: mean over all stock voices
     cross_mean: float | None = None
+    mos: float | None = None  # --quality: DNSMOS OVRL of the voice (both languages' sentences)
+    stock_mos: float | None = None  # the same-sex stock voice on the same sentences
 
 
 class Bench:
@@ -143,6 +145,11 @@ def err(outputs: list[Output]) -> float:
     return float(np.mean([o.error for o in outputs]))
 
 
+def mos(outputs: list[Output]) -> float | None:
+    scores = [o.quality for o in outputs if o.quality is not None]
+    return float(np.mean(scores)) if scores else None
+
+
 def evaluate_clone(bench: Bench, speakers: list[Speaker], clone: CloneFn, log: Callable[[str], None]) -> list[Row]:
     rows = []
     for s in speakers:
@@ -156,14 +163,20 @@ def evaluate_clone(bench: Bench, speakers: list[Speaker], clone: CloneFn, log: C
             s.id, s.sex, s.lang, s.ref_seconds, float(ref @ other), voice.name,
             sim(same, ref), sim(same, other), sim(cross, ref), err(same), err(cross),
             err(bench.speak(stock, s.lang)), err(bench.speak(stock, OTHER_LANG[s.lang])), enroll,
+            mos=mos(same + cross), stock_mos=mos(bench.speak(stock, s.lang) + bench.speak(stock, OTHER_LANG[s.lang])),
         )  # fmt: skip
         rows.append(row)
-        log(f"  {s.id}: same {row.same:.3f} cross {row.cross:.3f} enroll {enroll:.1f} s")
+        quality = f" mos {row.mos:.2f} (stock {row.stock_mos:.2f})" if row.mos is not None and row.stock_mos else ""
+        log(
+            f"  {s.id}: same {row.same:.3f} cross {row.cross:.3f} "
+            f"err {100 * row.err_same:.1f}/{100 * row.err_cross:.1f}"
+            f" (stock {100 * row.stock_err_same:.1f}/{100 * row.stock_err_cross:.1f}){quality} enroll {enroll:.1f} s"
+        )
     return rows
 
 
 def evaluate_stock(bench: Bench, speakers: list[Speaker], log: Callable[[str], None]) -> list[Row]:
-    names = [v.name for v in bench.tts.voices()]
+    names = [v.name for v in bench.tts.voices.list() if v.kind in ("stock", "pretrained")]
     rows = []
     for s in speakers:
         ref, other = bench.judge.embed(s.ref16()), bench.judge.embed(s.other16())
@@ -177,6 +190,7 @@ def evaluate_stock(bench: Bench, speakers: list[Speaker], log: Callable[[str], N
             err(same[stock]), err(cross[stock]), 0.0,
             same_mean=float(np.mean([sim(same[n], ref) for n in names])),
             cross_mean=float(np.mean([sim(cross[n], ref) for n in names])),
+            mos=mos(same[best] + cross[best]), stock_mos=mos(same[stock] + cross[stock]),
         )  # fmt: skip
         rows.append(row)
         log(f"  {s.id}: best {best} same {row.same:.3f} (mean {row.same_mean:.3f})")
@@ -207,7 +221,7 @@ def print_table(rows: list[Row], method: str) -> None:
     stock = method == "stock"
     header = (
         f"{'speaker':14} {'sex':3} {'ln':2} {'ref s':>5} {'ceil':>5} {'same':>5} {'same/o':>6} {'cross':>5} "
-        f"{'x-s':>6} {'err':>5} {'stock':>5} {'err-x':>5} {'stk-x':>5} {'enroll':>6}  voice"
+        f"{'x-s':>6} {'err':>5} {'stock':>5} {'err-x':>5} {'stk-x':>5} {'enroll':>6} {'mos':>4} {'s-mos':>5}  voice"
     )
     if stock:
         header += " (best; mean same/cross over stock voices)"
@@ -217,11 +231,16 @@ def print_table(rows: list[Row], method: str) -> None:
         line = (
             f"{r.id:14} {r.sex[0]:3} {r.lang:2} {r.ref_s:5.1f} {r.ceiling:5.3f} {r.same:5.3f} {r.same_other:6.3f} "
             f"{r.cross:5.3f} {r.cross - r.same:+6.3f} {100 * r.err_same:5.1f} {100 * r.stock_err_same:5.1f} "
-            f"{100 * r.err_cross:5.1f} {100 * r.stock_err_cross:5.1f} {r.enroll_s:6.1f}  {r.voice}"
+            f"{100 * r.err_cross:5.1f} {100 * r.stock_err_cross:5.1f} {r.enroll_s:6.1f} "
+            f"{_num(r.mos, 4)} {_num(r.stock_mos, 5)}  {r.voice}"
         )
         if stock:
             line += f" ({r.same_mean:.3f}/{r.cross_mean:.3f})"
         print(line)
+
+
+def _num(value: float | None, width: int) -> str:
+    return f"{value:{width}.2f}" if value is not None else " " * (width - 1) + "-"
 
 
 def summarise(rows: list[Row], method: str) -> dict[str, float]:
@@ -247,6 +266,9 @@ def summarise(rows: list[Row], method: str) -> dict[str, float]:
         stock += [r.stock_err_cross for r in rows if r.lang != text_lang]
         summary[f"err_{text_lang}"] = mean(clone)
         summary[f"err_{text_lang}_stock"] = mean(stock)
+    if all(r.mos is not None and r.stock_mos is not None for r in rows):
+        summary["dnsmos"] = mean([r.mos or 0.0 for r in rows])
+        summary["dnsmos_stock"] = mean([r.stock_mos or 0.0 for r in rows])
     for lang in ("zh", "en"):
         summary[f"same_sim_{lang}"] = mean([r.same for r in rows if r.lang == lang])
         summary[f"cross_sim_{lang}_speakers"] = mean([r.cross for r in rows if r.lang == lang])
@@ -277,6 +299,11 @@ def print_summary(summary: dict[str, float], method: str) -> None:
             f"{METRIC[lang]} ({lang} sentences)                   {method} {100 * s[f'err_{lang}']:.1f} %, "
             f"stock jf_alpha/jm_kumo {100 * s[f'err_{lang}_stock']:.1f} %  ({delta:+.1f} points; target <= +3)"
         )
+    if "dnsmos" in s:
+        print(
+            f"DNSMOS OVRL                              {method} {s['dnsmos']:.2f}, stock jf_alpha/jm_kumo "
+            f"{s['dnsmos_stock']:.2f}  ({s['dnsmos'] - s['dnsmos_stock']:+.2f}; target >= -0.2)"
+        )
     enroll = f"max {s['enroll_max_s']:.1f} s, median {s['enroll_median_s']:.1f} s"
     print(f"enrollment time                          {enroll}")
 
@@ -289,6 +316,7 @@ def main() -> None:
     parser.add_argument("--speakers", help="comma-separated speaker ids (default: all in clone_speakers.json)")
     parser.add_argument("--sentences", type=int, default=2, choices=(1, 2, 3), help="sentences per language")
     parser.add_argument("--json", type=Path, help="also write rows and summary here")
+    parser.add_argument("--quality", action="store_true", help="also predict quality (DNSMOS OVRL; needs speechmos)")
     args = parser.parse_args()
     if args.method != "stock" and not args.module:
         parser.error("--method other than 'stock' needs --module path.py:function")
@@ -299,7 +327,7 @@ def main() -> None:
 
     started = time.perf_counter()
     speakers = load_speakers(args.cache, args.speakers.split(",") if args.speakers else None)
-    bench = Bench(args.cache, args.sentences)
+    bench = Bench(args.cache, args.sentences, quality=args.quality)
     log(f"loaded {len(speakers)} speakers and models in {time.perf_counter() - started:.1f} s")
     rows = evaluate_stock(bench, speakers, log) if clone is None else evaluate_clone(bench, speakers, clone, log)
     print_table(rows, args.method)

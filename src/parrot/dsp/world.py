@@ -37,6 +37,14 @@ def analyze(
     return f0, sp, ap
 
 
+def pitch(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """F0 only (Hz, 0 = unvoiced), one frame per ``FRAME_MS``: analysis for measuring a voice, no resynthesis."""
+    world = pyworld()
+    x = np.ascontiguousarray(audio, dtype=np.float64)
+    f0, times = world.dio(x, sample_rate, frame_period=FRAME_MS, f0_floor=60.0, f0_ceil=700.0)
+    return world.stonemask(x, f0, times, sample_rate)
+
+
 def synthesize(f0: np.ndarray, sp: np.ndarray, ap: np.ndarray, sample_rate: int, length: int) -> np.ndarray:
     """Waveform of ``length`` samples from WORLD parameters (float32)."""
     out = (

@@ -48,7 +48,8 @@ class EnginePayload:
 _KIND_NAMES = {"f": "float", "iu": "integer", "u": "unsigned integer"}
 
 # Kokoro: a style table (one 256-d row per phoneme count, up to 510 rows; stock tables hold values within +-3)
-# and the optional spectral map of a cloned voice (``engines/kokoro/clone.py``: 48 mel bands, up to 64 clusters).
+# with the pitch factor and tempo of a cloned or trained voice, and the spectral map of clones made before the fitted
+# clone (``engines/kokoro/clone.py``: 48 mel bands, up to 64 clusters).
 _KOKORO = EnginePayload(
     arrays={
         "style": ArraySpec("f", (((1, 510), 256), ((1, 510), 1, 256)), -10.0, 10.0),

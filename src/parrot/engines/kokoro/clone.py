@@ -1,18 +1,12 @@
-"""Voice cloning for the embedded Kokoro engine: a base style plus a learned spectral mapping.
+"""Spectral mapping of the cloned voices made before the fitted clone (``fitting``): kept so they still speak.
 
-Kokoro can only be conditioned by a 256-d style, and the only styles that ship are five Japanese
-speakers; searching the style space alone gets little closer to a new speaker (see
-``bench/eval_clone.py`` and the README's measurements). So a cloned voice has two parts:
-
-1. **Base style**: the stock style whose rendering of the reference transcript is spectrally
-   closest to the reference after mapping (a short-list by pitch, then the lowest residual).
-2. **Spectral mapping** learned from parallel speech: Parrot speaks the reference transcript
-   with the base style, both recordings are analysed with WORLD, their frames aligned by dynamic
-   time warping on log-mel envelopes, and for each of ``K`` clusters of Parrot's frames the mean
-   log-mel difference to the speaker is kept. Pitch is mapped by matching log-F0 mean and spread.
-
-At synthesis time each chunk is analysed with WORLD, its envelope shifted by the soft-assigned
-cluster offsets, its F0 mapped, and resynthesised (about 0.04 s per second of audio).
+Before it, a cloned voice was a stock style plus a mapping learned from parallel speech with WORLD:
+for each of ``K`` clusters of Parrot's log-mel frames, the mean log-mel offset to the speaker, and a log-F0
+mapping (mean and spread). Such voices (payload arrays ``vc_centroids``, ``vc_offsets``, ``vc_f0``, e.g. in
+saved clones and ``.voice`` files) are still spoken: each chunk is analysed with WORLD, its envelope
+shifted by the soft-assigned cluster offsets, its F0 mapped, and resynthesised. New clones no longer
+carry a mapping: measured with ``bench/eval_clone.py``, the resynthesis cost more quality than it gained
+in similarity (see the README). ``dtw`` is shared with training's alignment.
 """
 
 from __future__ import annotations
@@ -26,9 +20,7 @@ from ...errors import InputError
 
 SAMPLE_RATE = 24_000
 BANDS = 48
-CLUSTERS = 8
 _FMIN = 50.0
-_MAX_OFFSET = 2.5  # natural-log gain limit per band (about +-22 dB): larger ones hurt intelligibility
 
 
 @dataclass(frozen=True)
@@ -66,44 +58,6 @@ class SpectralMap:
         peak = float(np.abs(out).max()) if out.size else 0.0
         level = float(np.sqrt(np.mean(audio**2)) / max(np.sqrt(np.mean(out**2)), 1e-9))
         return np.clip(out * min(level, 0.95 / max(peak, 1e-9)), -1.0, 1.0).astype(np.float32)
-
-
-@dataclass(frozen=True)
-class SpeakerFeatures:
-    """A reference recording analysed once: F0 track and log-mel envelope frames."""
-
-    f0: np.ndarray
-    logmel: np.ndarray
-
-    @property
-    def median_f0(self) -> float:
-        voiced = self.f0[self.f0 > 0]
-        return float(np.median(voiced)) if voiced.size else 0.0
-
-
-def analyze_speaker(audio: np.ndarray) -> SpeakerFeatures:
-    """WORLD analysis of the speaker's 24 kHz recording, shared by every candidate base style."""
-    f0, sp, _ = analyze(audio, SAMPLE_RATE, aperiodicity=False)
-    return SpeakerFeatures(f0, np.log(sp @ _mel_matrix(sp.shape[1]).T + 1e-12))
-
-
-def fit_map(parrot: np.ndarray, speaker: SpeakerFeatures, clusters: int = CLUSTERS) -> SpectralMap:
-    """Learn the mapping from Parrot's rendering (24 kHz) of a text to the speaker saying it."""
-    f0_s, sp_s, _ = analyze(parrot, SAMPLE_RATE, aperiodicity=False)
-    src = _speech_frames(np.log(sp_s @ _mel_matrix(sp_s.shape[1]).T + 1e-12))
-    tgt = _speech_frames(speaker.logmel)
-    src -= src.mean(0)
-    tgt_mean = tgt.mean(0)
-    path_s, path_t = dtw(src[::2], tgt[::2] - tgt_mean)
-    x, y = src[::2][path_s], tgt[::2][path_t]
-    k = max(1, min(clusters, len(x) // 40))
-    centroids = _kmeans(x, k)
-    labels = _nearest(x, centroids)
-    global_offset = (y - x).mean(0)
-    offsets = np.stack([(y - x)[labels == c].mean(0) if (labels == c).sum() > 5 else global_offset for c in range(k)])
-    offsets = np.clip(offsets, -_MAX_OFFSET, _MAX_OFFSET)
-    f0 = np.array([*_log_f0_stats(f0_s), *_log_f0_stats(speaker.f0)], dtype=np.float32)
-    return SpectralMap(centroids.astype(np.float32), offsets.astype(np.float32), f0)
 
 
 def dtw(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -151,35 +105,8 @@ def _to_linear(band_gain: np.ndarray, band: np.ndarray) -> np.ndarray:
     return (band_gain @ band) / np.where(weight > 0, weight, 1.0)
 
 
-def _speech_frames(logmel: np.ndarray) -> np.ndarray:
-    energy = logmel.mean(1)
-    return logmel[energy > np.percentile(energy, 20)].copy()
-
-
 def _soft_assign(frames: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     dist = ((frames[:, None, :] - centroids[None]) ** 2).sum(-1)
     dist -= dist.min(1, keepdims=True)
     weights = np.exp(-4.0 * dist / (dist.std() + 1e-9))
     return weights / weights.sum(1, keepdims=True)
-
-
-def _nearest(frames: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    return ((frames[:, None, :] - centroids[None]) ** 2).sum(-1).argmin(1)
-
-
-def _kmeans(x: np.ndarray, k: int, iterations: int = 20) -> np.ndarray:
-    rng = np.random.default_rng(0)  # fixed: the same clip always makes the same voice
-    centroids = x[rng.choice(len(x), k, replace=False)].copy()
-    for _ in range(iterations):
-        labels = _nearest(x, centroids)
-        for c in range(k):
-            if (labels == c).any():
-                centroids[c] = x[labels == c].mean(0)
-    return centroids
-
-
-def _log_f0_stats(f0: np.ndarray) -> tuple[float, float]:
-    voiced = np.log(f0[f0 > 0])
-    if voiced.size < 10:
-        raise InputError("no voiced speech found to learn the pitch from; give a clip of someone talking")
-    return float(voiced.mean()), float(voiced.std())

@@ -20,6 +20,7 @@ import numpy as np
 from ...audio import resample
 from ...config import Settings
 from ...dsp.colour import breathe, tilt
+from ...dsp.world import pitch
 from ...errors import InputError, ModelError
 from ...models import kokoro_model_path, kokoro_stock_styles, kokoro_vocab
 from ...text.chunk import Chunk, plan
@@ -29,7 +30,8 @@ from ...voices.embedding import SpeakerEncoder
 from ...voices.reference import Reference
 from ...voices.voice import Voice
 from ..base import AudioChunk, Engine, SynthesisOptions
-from .clone import SpectralMap, analyze_speaker, fit_map
+from .clone import SpectralMap
+from .fitting import fit_voice
 from .graph import ADAPTER_INPUT, F0_SCALE_INPUT, GRAPH_VERSION, AdapterLayout, adaptable_graph
 
 SAMPLE_RATE = 24_000
@@ -39,7 +41,6 @@ _FADE = int(0.006 * SAMPLE_RATE)
 _PAD_BEFORE = int(0.02 * SAMPLE_RATE)
 _PAD_AFTER = int(0.05 * SAMPLE_RATE)
 
-CLONE_CANDIDATES = 2  # base styles fitted per clone (each costs one rendering of the transcript)
 _PROBES = {
     "zh": "今天天气很好，我们一起去公园散步，顺便买一点新鲜的水果回家。",
     "en": "The morning was bright and calm, so we walked along the river and talked about old friends.",
@@ -123,38 +124,45 @@ class KokoroEngine(Engine):
         return [self.vocab[p] for p in phonemes if p in self.vocab][:510]
 
     def make_voice(self, reference: Reference, transcript: str, name: str) -> Voice:
-        """Clone: pick a base style by d-vector, learn the spectral mapping (see ``clone``).
-
-        The two stock styles whose d-vectors are closest to the reference are each fitted; the one
-        whose mapped rendering of the transcript sounds closest to the reference wins.
-        """
+        """Clone: a stock-based style fitted by d-vector, with the speaker's pitch and tempo (``fitting``)."""
         encoder = self._speaker_encoder()
-        target = encoder.embed(reference.audio)
-        stock = {v.name: v for v in self._stock}
-        ranked = sorted(self._stock_embeddings().items(), key=lambda kv: -float(kv[1] @ target))
         phonemes = [c.phonemes for c in self.plan(normalize(transcript), SynthesisOptions(fast_start=False))]
         if not phonemes:
             raise InputError("the transcript has nothing speakable; give the words spoken in the clip")
-        features = analyze_speaker(reference.at(SAMPLE_RATE))
-        best: tuple[float, str, SpectralMap] | None = None
-        for base, _ in ranked[:CLONE_CANDIDATES]:
-            table = stock[base].payload["style"]
-            rendering = _shape_edges(np.concatenate([self.infer(p, table, 1.0) for p in phonemes]))
-            mapping = fit_map(rendering, features)
-            mapped = resample(mapping.apply(rendering), SAMPLE_RATE, 16_000)
-            score = float(encoder.embed(mapped) @ target)
-            if best is None or score > best[0]:
-                best = (score, base, mapping)
-        assert best is not None
-        score, base, mapping = best
+        speech = reference.at(SAMPLE_RATE)
+        target = encoder.embed(reference.audio)
+        stock = {v.name: v.payload["style"] for v in self._stock}
+        ranked = sorted(self._stock_embeddings().items(), key=lambda kv: -float(kv[1] @ target))
+
+        def render(table: np.ndarray, speed: float, f0_scale: float) -> np.ndarray:
+            audio = [self.infer(p, table, speed, None, f0_scale) for p in phonemes]
+            return _shape_edges(np.concatenate(audio))
+
+        def embed(audio: np.ndarray) -> np.ndarray:
+            return encoder.embed(resample(audio, SAMPLE_RATE, 16_000))
+
+        fit = fit_voice([(n, stock[n]) for n, _ in ranked], speech, render, embed)
+        f0 = pitch(speech, SAMPLE_RATE)
+        median_f0 = float(np.median(f0[f0 > 0]))
         return Voice(
             name=name,
             engine=self.name,
             kind="cloned",
-            payload={"style": stock[base].payload["style"], **mapping.payload()},
-            gender="male" if features.median_f0 < 165 else "female",
-            description=f"cloned voice (base style {base})",
-            meta={"base_style": base, "dvector_similarity": round(score, 3)},
+            payload={
+                "style": fit.table.astype(np.float32),
+                "f0_scale": np.array([fit.f0_scale], dtype=np.float32),
+                "speed": np.array([fit.speed], dtype=np.float32),
+            },
+            gender="male" if median_f0 < 165 else "female",
+            description=f"cloned voice ({fit.describe()})",
+            meta={
+                "method": "fitted",
+                "base_style": fit.base,
+                "blend": fit.blend,
+                "f0_scale": round(fit.f0_scale, 3),
+                "speed": round(fit.speed, 3),
+                "dvector_similarity": round(fit.score, 3),
+            },
         )
 
     def _speaker_encoder(self) -> SpeakerEncoder:
