@@ -55,4 +55,6 @@ def test_the_script_settles_the_language() -> None:
     assert _written_in("今日はいい天気", "zh") == "ja"
     assert _written_in("你好", "en") == "zh" and _written_in("天気", "ja") == "ja"
     assert _written_in("", "zh") == "zh"
+    assert _written_in("안녕하세요", "ja") == "ko" and _written_in("नमस्ते", "ur") == "hi"
+    assert _written_in("Hola amigo", "es") == "es" and _written_in("Hello", "de") == "en"
     assert _compression_ratio("Paris " * 40) > 2.4 > _compression_ratio("What is the capital of France?")

@@ -14,7 +14,9 @@ import unicodedata
 from .text.normalize import normalize
 
 # Scripts scored per character (CER): kana, Han, Hangul syllables, Devanagari.
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a3\u0900-\u097f]")
+_CHARACTER_SCRIPTS = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a3\u0900-\u097f"
+# One token per such character, one per run of anything else: 去Starbucks喝 -> 去, starbucks, 喝.
+_TOKEN = re.compile(rf"[{_CHARACTER_SCRIPTS}]|[^{_CHARACTER_SCRIPTS}]+")
 
 
 def canonical(text: str, lang: str | None = None) -> str:
@@ -30,13 +32,7 @@ def canonical(text: str, lang: str | None = None) -> str:
 
 def tokens(text: str, lang: str | None = None) -> list[str]:
     """Words for alphabetic text, single characters for CJK, Hangul and Devanagari (so CER and WER mix)."""
-    out: list[str] = []
-    for word in canonical(text, lang).split():
-        if _CJK.search(word):
-            out.extend(ch for ch in word)
-        else:
-            out.append(word)
-    return out
+    return [token for word in canonical(text, lang).split() for token in _TOKEN.findall(word)]
 
 
 def edit_distance(ref: list[str], hyp: list[str]) -> int:
