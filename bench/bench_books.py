@@ -98,7 +98,7 @@ def memory(args: argparse.Namespace) -> None:
         steps.close()
         print(f"synthesized {len(rss)} segments in {took:.0f} s; RSS after segment 1: {rss[0]:.0f} MB, "
               f"after segment {len(rss) // 2}: {rss[len(rss) // 2 - 1]:.0f} MB, after segment {len(rss)}: "
-              f"{rss[-1]:.0f} MB")  # fmt: skip
+              f"{rss[-1]:.0f} MB", flush=True)  # fmt: skip
         done = sorted((root / "job" / "segments").glob("*.npz"))
         copies = itertools.cycle(done)
         for c, chapter in enumerate(job.chapters):
@@ -116,10 +116,14 @@ def memory(args: argparse.Namespace) -> None:
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         started = time.perf_counter()
-        last = list(job.steps(tts))[-1]  # every segment exists: this is the encoding of the whole book
+        last = None
+        for last in job.steps(tts):  # every segment exists: this is the encoding of the whole book
+            if last.stage == "encoding":
+                print(f"  encoded chapter {last.chapter}/{last.chapters} after {time.perf_counter() - started:.0f} s: "
+                      f"RSS now {rss_mb():.0f} MB, peak so far {max(peak):.0f} MB", flush=True)  # fmt: skip
         stop.set()
         sampler.join()
-        assert last.stage == "done"
+        assert last is not None and last.stage == "done"
         size = job.output.stat().st_size / 1e6
         print(f"encoded the whole book ({last.audio_seconds / 3600:.2f} h of audio, {size:.0f} MB M4B, "
               f"{len(job.chapters)} chapters) in {time.perf_counter() - started:.0f} s; "
