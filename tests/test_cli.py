@@ -30,6 +30,24 @@ def test_say_writes_each_format(tmp_path: Path, suffix: str):
     assert not list(tmp_path.glob(".*part"))  # written atomically
 
 
+def test_subtitles_are_written_beside_the_audio(tmp_path: Path):
+    srt, vtt, timings = tmp_path / "talk.srt", tmp_path / "talk.vtt", tmp_path / "talk.json"
+    for path in (srt, vtt, timings):
+        result = run("say", TEXT, "-o", str(tmp_path / "talk.mp3"), "--subtitles", str(path), "-q")
+        assert result.returncode == 0, result.stderr.decode()
+    audio, rate = decode((tmp_path / "talk.mp3").read_bytes())
+    blocks = srt.read_text().strip().split("\n\n")
+    assert [b.split("\n")[0] for b in blocks] == [str(n) for n in range(1, len(blocks) + 1)]
+    assert all(" --> " in b.split("\n")[1] and b.split("\n")[2] for b in blocks)
+    assert vtt.read_text().startswith("WEBVTT\n\n") and vtt.read_text().count(" --> ") == len(blocks)
+    data = json.loads(timings.read_text())
+    words = data["words"]
+    assert [w["text"] for w in words[:4]] == ["今", "天", "天", "气"] and words[-1]["text"] == "m"
+    assert all(a["end"] <= b["start"] + 1e-3 for a, b in zip(words, words[1:], strict=False))
+    assert words[-1]["end"] <= len(audio) / rate + 0.05  # mp3 may pad a frame
+    assert len(data["sentences"]) == 2
+
+
 def test_stream_writes_raw_pcm_to_stdout():
     result = run("say", "Hello from the command line.", "--stream", "-q")
     assert result.returncode == 0, result.stderr.decode()
@@ -72,6 +90,7 @@ def test_voices_list():
         (["say", "hi"], "-o FILE"),
         (["say", "hi [pause:99s]", "-o", "x.wav"], "at most 10 s"),
         (["say", "hi", "-i", "x" * 600, "-o", "x.wav"], "instruction is 600 characters"),
+        (["say", "hi", "-o", "x.wav", "--subtitles", "x.txt"], "subtitles must be .srt, .vtt or .json"),
     ],
 )
 def test_errors_are_clear(tmp_path: Path, args: list[str], message: str):

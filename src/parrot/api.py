@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .captions import Timeline
 from .config import Settings
 from .delivery.instruct import Instruction, parse_instruction
 from .delivery.render import RENDERED_SOUNDS, Script, render
-from .engines.base import AudioChunk, Engine, SynthesisOptions
+from .engines.base import AudioChunk, Engine, SynthesisOptions, TimedText
 from .errors import (
     AudioBudgetError,
     InputError,
@@ -57,11 +58,15 @@ FASTEST_CHARS_PER_SECOND = 30.0  # no voice speaks faster at speed 1: a lower bo
 
 @dataclass(frozen=True)
 class Speech:
-    """A whole synthesized utterance."""
+    """A whole synthesized utterance; ``words`` and ``sentences``: when each is said (seconds from the start)
+    in ``text``, the words as spoken (normalised, markup removed)."""
 
     audio: np.ndarray
     sample_rate: int
     warnings: tuple[str, ...] = ()
+    text: str = ""
+    words: tuple[TimedText, ...] = ()
+    sentences: tuple[TimedText, ...] = ()
 
     @property
     def duration(self) -> float:
@@ -86,7 +91,10 @@ class PreparedText:
 
 
 class SpeechStream(Iterator[AudioChunk]):
-    """The audio chunks of one request, and what the user should know about how it was spoken."""
+    """The audio chunks of one request, and what the user should know about how it was spoken.
+
+    Each chunk's ``offset`` is where it starts in the speech; its ``words`` point into ``text``, the words as
+    spoken (normalised, markup removed); ``captions.Timeline(stream.text)`` turns them into speech time."""
 
     def __init__(
         self,
@@ -95,15 +103,17 @@ class SpeechStream(Iterator[AudioChunk]):
         instruction: Instruction | None = None,
         *,
         max_seconds: float = float("inf"),
+        text: str = "",
     ) -> None:
         self._chunks = chunks
+        self.text = text
         self.warnings = warnings  # e.g. parts of an instruction this engine cannot follow
         self.instruction = instruction  # the instruction as understood, if one was given
         self.max_seconds = max_seconds  # the audio budget of the request (``Settings.max_audio_seconds``)
         self.seconds = 0.0  # audio yielded so far
 
     def __next__(self) -> AudioChunk:
-        chunk = next(self._chunks)
+        chunk = replace(next(self._chunks), offset=self.seconds)
         self.seconds += len(chunk.audio) / chunk.sample_rate
         if self.seconds > self.max_seconds:
             self.close()
@@ -325,7 +335,9 @@ class Parrot:
             chunks = self.engine.stream(prepared.engine_text, chosen, options)
         else:
             chunks = render(self.engine, prepared.script, chosen, options, delivery)
-        return SpeechStream(iter(chunks), tuple(dict.fromkeys(warnings)), understood, max_seconds=budget)
+        return SpeechStream(
+            iter(chunks), tuple(dict.fromkeys(warnings)), understood, max_seconds=budget, text=prepared.normalized
+        )
 
     def say(
         self,
@@ -336,11 +348,18 @@ class Parrot:
         lang: str | None = None,
         instruction: str | None = None,
     ) -> Speech:
-        """The whole waveform at once (a thin wrapper over ``stream``)."""
+        """The whole waveform at once, with its word and sentence timings (a thin wrapper over ``stream``)."""
         stream = self.stream(text, voice, speed=speed, lang=lang, fast_start=False, instruction=instruction)
-        chunks = [c.audio for c in stream]
+        timeline = Timeline(stream.text)
+        chunks = []
+        for chunk in stream:
+            chunks.append(chunk.audio)
+            timeline.add(chunk)
+        timeline.finish()
         audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
-        return Speech(audio, self.sample_rate, stream.warnings)
+        return Speech(
+            audio, self.sample_rate, stream.warnings, stream.text, tuple(timeline.words), tuple(timeline.sentences)
+        )
 
     def _options(self, speed: float, lang: str | None, fast_start: bool) -> SynthesisOptions:
         return SynthesisOptions(speed=check_speed(speed), lang=self._language(lang), fast_start=fast_start)

@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", help="output file (.wav .mp3 .flac .ogg .opus .aac .pcm); '-' for raw PCM on stdout"
     )
     say.add_argument("--stream", action="store_true", help="raw 16-bit mono PCM to stdout as it is made")
+    say.add_argument(
+        "--subtitles", metavar="FILE", help="also write the word and sentence timings: .srt, .vtt or .json"
+    )
     say.add_argument("-v", "--voice", help="voice name (see `parrot voices list`)")
     say.add_argument("--speed", type=float, default=1.0, help="speaking rate, 0.5-2.0 (default 1.0)")
     say.add_argument(
@@ -242,10 +245,13 @@ def _say(args: argparse.Namespace) -> int:
 
     from .api import Parrot
     from .audio import encode, format_from_path, to_pcm16
+    from .captions import Timeline, subtitle_format, subtitles
 
     if args.output is None and not args.stream:
         print("parrot: error: give -o FILE (or -o - / --stream for raw PCM on stdout)", file=sys.stderr)
         return 2
+    if args.subtitles:
+        subtitle_format(args.subtitles)  # a wrong extension fails before any synthesis
     to_stdout = args.stream or args.output == "-"
     fmt = "pcm" if to_stdout else format_from_path(args.output)
     text = _read_text(args.text)
@@ -264,9 +270,11 @@ def _say(args: argparse.Namespace) -> int:
         )
     first_audio: float | None = None
     seconds = 0.0
+    timeline = Timeline(chunks.text)
     if to_stdout:
         out = sys.stdout.buffer
         for chunk in chunks:
+            timeline.add(chunk)
             out.write(to_pcm16(chunk.audio))
             out.flush()
             first_audio = first_audio or time.perf_counter() - loaded
@@ -274,11 +282,16 @@ def _say(args: argparse.Namespace) -> int:
     else:  # whole-file encoding, so headers carry exact lengths; written atomically
         parts = []
         for chunk in chunks:
+            timeline.add(chunk)
             parts.append(chunk.audio)
             first_audio = first_audio or time.perf_counter() - loaded
             seconds += chunk.duration
         data = encode(np.concatenate(parts) if parts else np.zeros(0, np.float32), tts.sample_rate, fmt)
         write_atomically(Path(args.output), data)
+    if args.subtitles:
+        timeline.finish()
+        made = subtitles(args.subtitles, timeline.text, timeline.words, timeline.sentences)
+        write_atomically(Path(args.subtitles), made.encode())
     if not args.quiet:
         took = time.perf_counter() - loaded
         print(

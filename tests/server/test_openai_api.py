@@ -205,3 +205,33 @@ def test_root_serves_the_web_ui(fake_http: httpx.Client) -> None:
         "/inference_sft",
         "/v1/audio/voices/{name}",
     } <= set(paths)
+
+
+def test_word_timestamps_come_with_the_audio(http: httpx.Client) -> None:
+    body = {"model": "tts-1", "input": LONG, "voice": "jf_alpha", "response_format": "mp3", "timestamps": "word"}
+    response = http.post("/v1/audio/speech", json=body)
+    assert response.status_code == 200 and response.headers["content-type"] == "application/json"
+    data = response.json()
+    seconds = _seconds(base64.b64decode(data["audio"]), "mp3")
+    words = data["words"]
+    assert [w["text"] for w in words] == LONG.replace(".", "").split()
+    assert all(0 <= w["start"] <= w["end"] <= seconds + 0.05 for w in words)
+    assert all(a["end"] <= b["start"] for a, b in zip(words, words[1:], strict=False))
+    assert words[-1]["end"] > seconds - 0.5  # the words cover the audio
+    assert [s["text"] for s in data["sentences"]] == [s.strip() + "." for s in LONG.split(".") if s.strip()]
+    # streamed: each event's words arrive with its audio, and the same timings as the whole
+    events = []
+    with http.stream("POST", "/v1/audio/speech", json={**body, "stream_format": "sse"}) as streamed:
+        assert streamed.status_code == 200
+        events = [json.loads(line[6:]) for line in streamed.iter_lines() if line.startswith("data: ")]
+    deltas = [e for e in events if e["type"] == "speech.audio.delta"]
+    heard = [w for e in deltas for w in e["words"]]
+    assert [w["text"] for w in heard] == [w["text"] for w in words]
+    assert [w["start"] for w in heard] == pytest.approx([w["start"] for w in words], abs=0.002)
+    assert len([s for e in deltas for s in e["sentences"]]) == 3
+    assert sum(bool(e["words"]) for e in deltas) > 1  # timings arrive chunk by chunk, not at the end
+
+
+def test_timestamps_must_be_known(fake_http: httpx.Client) -> None:
+    response = fake_http.post("/v1/audio/speech", json={"input": "hi", "timestamps": "phoneme"})
+    assert response.status_code in (400, 422) and "timestamps" in response.text

@@ -81,7 +81,8 @@ def render(
             if audio.size:
                 level = 0.7 * level + 0.3 * float(np.sqrt(np.mean(audio**2)))
             first = False
-            yield AudioChunk(audio, rate, chunk.text, chunk.start + offset, chunk.end + offset)
+            words = tuple(w.shifted(chars=offset) for w in chunk.words)
+            yield AudioChunk(audio, rate, chunk.text, chunk.start + offset, chunk.end + offset, words)
         segments = split_languages(piece.text, piece.lang or options.lang)
         lang = segments[-1].lang if segments else lang
         follows = pieces[index + 1] if index + 1 < len(pieces) else None

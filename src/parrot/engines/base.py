@@ -18,14 +18,35 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class TimedText:
+    """A word (or a sentence) and when it is said: ``start``/``end`` in seconds (in an ``AudioChunk``, from the
+    chunk's first sample), ``first``/``last`` its characters in the (normalised) text, like ``AudioChunk.start``."""
+
+    text: str
+    start: float
+    end: float
+    first: int
+    last: int
+
+    def shifted(self, seconds: float = 0.0, chars: int = 0) -> TimedText:
+        return TimedText(self.text, self.start + seconds, self.end + seconds, self.first + chars, self.last + chars)
+
+
+@dataclass(frozen=True)
 class AudioChunk:
-    """Mono float32 audio in [-1, 1] and the span of (normalised) text it speaks."""
+    """Mono float32 audio in [-1, 1] and the span of (normalised) text it speaks.
+
+    ``words``: when each word of the chunk is said, relative to the chunk's first sample (empty for engines
+    that cannot tell). ``offset``: where the chunk starts in the whole speech, in seconds (set by
+    ``Parrot.stream``; 0 from an engine), so a word is said at ``offset + word.start``."""
 
     audio: np.ndarray
     sample_rate: int
     text: str
     start: int
     end: int
+    words: tuple[TimedText, ...] = ()
+    offset: float = 0.0
 
     @property
     def duration(self) -> float:

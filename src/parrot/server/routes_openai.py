@@ -10,10 +10,11 @@ from typing import get_args
 
 import numpy as np
 from fastapi import APIRouter
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from ..audio import FORMATS, StreamEncoder, encode
+from ..captions import Timeline, as_json
 from .metrics import CONTENT_TYPE
 from .scheduler import Job
 from .schemas import (
@@ -59,7 +60,8 @@ _AUDIO_CONTENT = {FORMATS[fmt].split(";")[0]: {} for fmt in get_args(SpeechForma
 async def create_speech(body: SpeechRequest, state: State) -> Response:
     started = time.perf_counter()
     voice = body.voice.id if isinstance(body.voice, VoiceRef) else body.voice
-    whole_wav = body.response_format == "wav" and body.stream_format != "sse"
+    timed = body.timestamps == "word"
+    whole_wav = body.response_format == "wav" and body.stream_format != "sse" and not timed
     rate = state.tts.sample_rate
     encoder = None if whole_wav else StreamEncoder(body.response_format, rate)
     speech = await start_speech(
@@ -71,18 +73,52 @@ async def create_speech(body: SpeechRequest, state: State) -> Response:
         audio = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
         return Response(await run_in_threadpool(encode, audio, rate, "wav"), media_type=FORMATS["wav"], headers=headers)
     if body.stream_format == "sse":
-        return streaming_response(_sse(state, job, body.input, started), job, "text/event-stream", headers)
+        timeline = Timeline(speech.text) if timed else None
+        return streaming_response(_sse(state, job, body.input, started, timeline), job, "text/event-stream", headers)
+    if timed:  # JSON of the whole file and its timings
+        return await _captioned(state, job, Timeline(speech.text), started, headers)
     media_type = FORMATS[body.response_format]
     return streaming_response(stream_audio(state, job, "speech", started), job, media_type, headers)
 
 
-async def _sse(state: ServerState, job: Job[AudioStep], text: str, started: float) -> AsyncIterator[str]:
+async def _captioned(
+    state: ServerState, job: Job[AudioStep], timeline: Timeline, started: float, headers: dict[str, str]
+) -> Response:
+    data = bytearray()
+    async for step in consume(state, job, "speech", started):
+        data += step.data
+        if step.chunk is not None:
+            timeline.add(step.chunk)
+    timeline.finish()
+    body = {
+        "audio": base64.b64encode(bytes(data)).decode(),
+        "text": timeline.text,
+        "words": [as_json(w) for w in timeline.words],
+        "sentences": [as_json(s) for s in timeline.sentences],
+    }
+    return JSONResponse(body, headers=headers)
+
+
+async def _sse(
+    state: ServerState, job: Job[AudioStep], text: str, started: float, timeline: Timeline | None = None
+) -> AsyncIterator[str]:
+    """OpenAI's speech events; with a ``timeline``, each delta also carries the words of its audio and the
+    sentences it ends (an encoder may hold audio back: timings then come with the next bytes)."""
     seconds = 0.0
     try:
         async for piece in consume(state, job, "speech_sse", started):
             seconds += piece.seconds
-            if piece.data:
-                yield sse_event({"type": "speech.audio.delta", "audio": base64.b64encode(piece.data).decode()})
+            timings: dict[str, object] = {}
+            if timeline is not None:
+                words, sentences = timeline.add(piece.chunk) if piece.chunk else ([], timeline.finish())
+                timings = {"words": [as_json(w) for w in words], "sentences": [as_json(s) for s in sentences]}
+            if piece.data or timings.get("words") or timings.get("sentences"):
+                audio = base64.b64encode(piece.data).decode()
+                yield sse_event({"type": "speech.audio.delta", "audio": audio, **timings})
+        if timeline is not None and (rest := timeline.finish()):
+            yield sse_event(
+                {"type": "speech.audio.delta", "audio": "", "words": [], "sentences": [as_json(s) for s in rest]}
+            )
     except Exception as exc:  # the status line is long gone: report in-band, as OpenAI does
         yield sse_error(exc)
         return

@@ -141,6 +141,13 @@ class SpeechRequest(BaseModel):
         'of {"type":"speech.audio.delta","audio":<base64>} events and a final speech.audio.done with usage',
     )
     lang: str | None = Field(None, description="Parrot extension: zh, en, ja or auto (default: detect)")
+    timestamps: Literal["none", "word"] = Field(
+        "none",
+        description='Parrot extension: "word" adds when each word (each Han character) and sentence is said, '
+        'in seconds. With stream_format "audio" the answer is then JSON: {"audio": <base64 file in '
+        'response_format>, "text": <the words as spoken>, "words": [{"text","start","end"}], "sentences": [...]}; '
+        'with "sse" each speech.audio.delta event carries the "words" of its audio and the "sentences" it ends',
+    )
 
 
 class Usage(BaseModel):

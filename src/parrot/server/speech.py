@@ -55,6 +55,7 @@ class SpeechJob:
     job: Job[AudioStep]
     headers: dict[str, str]  # X-Parrot-Sample-Rate, and X-Parrot-Warning / X-Parrot-Instruction when relevant
     warnings: tuple[str, ...]
+    text: str  # the words as spoken (normalised, markup removed): what the chunks' word offsets point into
 
 
 def _steps(chunks: Iterator[AudioChunk], encoder: StreamEncoder | None) -> Iterator[AudioStep]:
@@ -96,7 +97,7 @@ async def start_speech(
         headers["X-Parrot-Warning"] = header_value(" | ".join(stream.warnings))
     if stream.instruction is not None:
         headers["X-Parrot-Instruction"] = header_value(", ".join(stream.instruction.understood) or "none")
-    return SpeechJob(job, headers, stream.warnings)
+    return SpeechJob(job, headers, stream.warnings, stream.text)
 
 
 async def off_loop(state: ServerState, work: Any, *args: Any) -> Any:

@@ -56,6 +56,17 @@ def pause_after(text: str) -> float:
     return 0.0
 
 
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """``[start, end)`` of each sentence of ``text`` (as ``plan`` cuts them), without surrounding spaces."""
+    spans = []
+    for match in _SENTENCE.finditer(text):
+        sentence = match.group()
+        if sentence.strip():
+            start = match.start() + len(sentence) - len(sentence.lstrip())
+            spans.append((start, match.end() - (len(sentence) - len(sentence.rstrip()))))
+    return spans
+
+
 def plan(
     text: str,
     phonemize: Phonemizer,

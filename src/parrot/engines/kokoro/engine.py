@@ -26,20 +26,24 @@ from ...models import kokoro_model_path, kokoro_stock_styles, kokoro_vocab
 from ...text.chunk import Chunk, plan
 from ...text.g2p import G2P
 from ...text.normalize import normalize
+from ...text.words import word_spans
 from ...voices.embedding import SpeakerEncoder
 from ...voices.reference import Reference
 from ...voices.voice import Voice
-from ..base import AudioChunk, Engine, SynthesisOptions
+from ..base import AudioChunk, Engine, SynthesisOptions, TimedText
 from .clone import SpectralMap
 from .fitting import fit_voice
-from .graph import ADAPTER_INPUT, F0_SCALE_INPUT, GRAPH_VERSION, AdapterLayout, adaptable_graph
+from .graph import ADAPTER_INPUT, DURATIONS_OUTPUT, F0_SCALE_INPUT, GRAPH_VERSION, AdapterLayout, adaptable_graph
 
 SAMPLE_RATE = 24_000
+FRAME = 600  # samples per text frame: the model's durations count these (40 per second)
 MAX_PHONEMES = 480  # the model takes 510 tokens; keep a margin for punctuation spacing
 FIRST_CHUNK_PHONEMES = 16  # two or three words: streams start in about 0.55 s (bench_engine.py sweeps this)
 _FADE = int(0.006 * SAMPLE_RATE)
 _PAD_BEFORE = int(0.02 * SAMPLE_RATE)
 _PAD_AFTER = int(0.05 * SAMPLE_RATE)
+_TRIM_LEVEL = 0.02  # share of the peak below which audio counts as silence (edges of chunks and of words)
+_MIN_WORD = 0.03  # seconds: a word's span is never narrowed below this
 
 _PROBES = {
     "zh": "今天天气很好，我们一起去公园散步，顺便买一点新鲜的水果回家。",
@@ -136,7 +140,7 @@ class KokoroEngine(Engine):
 
         def render(table: np.ndarray, speed: float, f0_scale: float) -> np.ndarray:
             audio = [self.infer(p, table, speed, None, f0_scale) for p in phonemes]
-            return _shape_edges(np.concatenate(audio))
+            return _shape_edges(np.concatenate(audio))[0]
 
         def embed(audio: np.ndarray) -> np.ndarray:
             return encoder.embed(resample(audio, SAMPLE_RATE, 16_000))
@@ -252,13 +256,25 @@ class KokoroEngine(Engine):
         f0_scale: float = 1.0,
     ) -> np.ndarray:
         """One model call: phoneme string -> raw float32 audio (``adapter``/``f0_scale``: a trained voice's)."""
+        return self.infer_timed(phonemes, style_table, speed, adapter, f0_scale)[0]
+
+    def infer_timed(
+        self,
+        phonemes: str,
+        style_table: np.ndarray,
+        speed: float,
+        adapter: np.ndarray | None = None,
+        f0_scale: float = 1.0,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``infer``, and the samples each symbol of ``phonemes`` starts at (``len(phonemes) + 1`` values, the
+        last where the final symbol ends; the model's silent edge tokens are outside)."""
         tokens = self.tokenize(phonemes)
         if not tokens:
-            return np.zeros(0, dtype=np.float32)
+            return np.zeros(0, dtype=np.float32), np.zeros(len(phonemes) + 1, dtype=np.int64)
         style = style_table[min(len(tokens), len(style_table)) - 1].reshape(1, 256).astype(np.float32)
         session, vector = self._session_for(adapter)
-        (audio,) = session.run(  # type: ignore[attr-defined]
-            None,
+        audio, durations = session.run(  # type: ignore[attr-defined]
+            ["audio", DURATIONS_OUTPUT],
             {
                 "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
                 "style": style,
@@ -267,7 +283,12 @@ class KokoroEngine(Engine):
                 F0_SCALE_INPUT: np.array([f0_scale], dtype=np.float32),
             },
         )
-        return np.asarray(audio, dtype=np.float32).reshape(-1)
+        starts = np.cumsum(np.concatenate([[0], np.asarray(durations, dtype=np.int64).reshape(-1)])) * FRAME
+        # Symbol i is token i + 1 (after the leading edge token); symbols the vocabulary lacks (none, after
+        # the G2P) or past the model's limit get the end of the last token said.
+        bounds = starts[1 : len(tokens) + 2]
+        bounds = np.concatenate([bounds, np.full(len(phonemes) + 1 - len(bounds), bounds[-1])])
+        return np.asarray(audio, dtype=np.float32).reshape(-1), bounds[: len(phonemes) + 1]
 
     def plan(self, text: str, options: SynthesisOptions) -> Iterator[Chunk]:
         return plan(
@@ -292,16 +313,18 @@ class KokoroEngine(Engine):
         breathiness = float(voice.payload["breath"][0]) if "breath" in voice.payload else 0.0
         pending_pause = 0.0
         for index, chunk in enumerate(self.plan(text, options)):
-            audio = self.infer(chunk.phonemes, style, speed, adapter, f0_scale)
+            audio, bounds = self.infer_timed(chunk.phonemes, style, speed, adapter, f0_scale)
             if mapping is not None:
                 audio = mapping.apply(audio)
             audio = breathe(tilt(audio, SAMPLE_RATE, brightness), SAMPLE_RATE, breathiness, seed=index)
-            audio = _shape_edges(audio)
-            if pending_pause:
-                silence = np.zeros(int(pending_pause / options.speed * SAMPLE_RATE), dtype=np.float32)
+            audio, cut = _shape_edges(audio)
+            silence = np.zeros(int(pending_pause / options.speed * SAMPLE_RATE), dtype=np.float32)
+            if silence.size:
                 audio = np.concatenate([silence, audio])
             pending_pause = chunk.pause
-            yield AudioChunk(audio, SAMPLE_RATE, chunk.text, chunk.start, chunk.end)
+            first = chunk.start + text[chunk.start : chunk.end].find(chunk.text)
+            words = _timed_words(chunk.text, chunk.phonemes, bounds - cut + silence.size, audio, first)
+            yield AudioChunk(audio, SAMPLE_RATE, chunk.text, chunk.start, chunk.end, words)
 
 
 def _adaptable_model(path: Path, lora: bool = False) -> tuple[Path | bytes, AdapterLayout]:
@@ -309,7 +332,7 @@ def _adaptable_model(path: Path, lora: bool = False) -> tuple[Path | bytes, Adap
     (or only in memory when the data directory is read-only)."""
     derived = path.with_name(f"{path.stem}.adaptable{'-lora' if lora else ''}-v{GRAPH_VERSION}.onnx")
     marker = derived.with_name(derived.name + ".json")
-    source = f"{path.stat().st_size}:{path.stat().st_mtime_ns}"
+    source = f"v{GRAPH_VERSION}:{path.stat().st_size}:{path.stat().st_mtime_ns}"
     try:
         info = json.loads(marker.read_text())
         if derived.is_file() and info["source"] == source and info.get("graph") == GRAPH_VERSION:
@@ -331,19 +354,42 @@ def _adaptable_model(path: Path, lora: bool = False) -> tuple[Path | bytes, Adap
     return derived, layout
 
 
-def _shape_edges(audio: np.ndarray) -> np.ndarray:
-    """Trim silence at both ends (keeping a little room) and fade the edges to avoid clicks."""
-    if audio.size == 0:
-        return audio
+def _timed_words(text: str, phonemes: str, bounds: np.ndarray, audio: np.ndarray, first: int) -> tuple[TimedText, ...]:
+    """The words of a chunk timed by its symbols' sample ``bounds`` in the chunk's final ``audio``; ``first``:
+    where ``text`` starts in the text the engine was given.
+
+    The model gives the silence before a pause to the last symbol of the word before it (and sometimes some to
+    the first symbol after), so each word's span is then narrowed to where its audio is louder than the
+    quietest speech (``_TRIM_LEVEL`` of the peak, as ``_shape_edges``), never below ``_MIN_WORD`` seconds."""
+    edges = np.clip(bounds, 0, audio.size)
     level = np.abs(audio)
-    threshold = max(0.004, 0.02 * float(level.max()))
+    loud = level > max(0.004, _TRIM_LEVEL * float(level.max())) if audio.size else level
+    words = []
+    for w in word_spans(text, phonemes):
+        start, end = int(edges[w.first]), int(edges[w.last])
+        inside = np.flatnonzero(loud[start:end])
+        if inside.size and (inside[-1] - inside[0]) / SAMPLE_RATE >= _MIN_WORD:
+            start, end = start + int(inside[0]), start + int(inside[-1]) + 1
+        seconds = start / SAMPLE_RATE, end / SAMPLE_RATE
+        words.append(TimedText(text[w.start : w.end], *seconds, first + w.start, first + w.end))
+    return tuple(words)
+
+
+def _shape_edges(audio: np.ndarray) -> tuple[np.ndarray, int]:
+    """Trim silence at both ends (keeping a little room) and fade the edges to avoid clicks; also the number
+    of samples cut from the start."""
+    if audio.size == 0:
+        return audio, 0
+    level = np.abs(audio)
+    threshold = max(0.004, _TRIM_LEVEL * float(level.max()))
     loud = np.flatnonzero(level > threshold)
     if loud.size == 0:
-        return np.zeros(0, dtype=np.float32)
-    out = audio[max(0, loud[0] - _PAD_BEFORE) : loud[-1] + _PAD_AFTER].copy()
+        return np.zeros(0, dtype=np.float32), audio.size
+    cut = max(0, loud[0] - _PAD_BEFORE)
+    out = audio[cut : loud[-1] + _PAD_AFTER].copy()
     n = min(_FADE, out.size // 2)
     if n:
         ramp = np.linspace(0.0, 1.0, n, dtype=np.float32)
         out[:n] *= ramp
         out[-n:] *= ramp[::-1]
-    return out
+    return out, int(cut)

@@ -14,6 +14,9 @@ changed):
   (``adaptable_graph(lora=True)``) that only voices trained with them use.
 - **f0_scale** (float32 ``[1]``): multiplies the predicted pitch curve before the decoder (1 = unchanged).
 
+The graph always also returns the durations (``DURATIONS_OUTPUT``, text frames per token), which time every
+word (``text.words``); an extra output changes nothing in the audio.
+
 With ``probes=True`` the graph also returns the tensors training needs: the text features before and after
 the duration expansion, the durations, and the predicted F0 and energy curves (see ``PROBES``).
 """
@@ -27,17 +30,18 @@ from pathlib import Path
 
 import numpy as np
 
-GRAPH_VERSION = 3  # of the edit below: a cached adaptable graph of another version is rebuilt
+GRAPH_VERSION = 4  # of the edits below (4: the durations output): a cached graph of another version is rebuilt
 ADAPTER_INPUT = "adapter"
 F0_SCALE_INPUT = "f0_scale"
 _FC_BIAS_PREFIX = "decoder.decoder."
 _FC_BIAS_SUFFIX = ".fc.bias"
 _F0_TENSOR = "/encoder/Reshape_output_0"
+DURATIONS_OUTPUT = "/encoder/Clip_output_0"  # (1, tokens) text frames per token, 40 per second, after speed
 
 # Names of intermediate tensors of the packaged graph (stable: the file is sha256-pinned in parrot.models).
 PROBES = {
     "t_en": "/encoder/text_encoder/Transpose_2_output_0",  # (1, 512, tokens) text features
-    "durations": "/encoder/Clip_output_0",  # (1, tokens) frames per token (40 frames per second)
+    "durations": DURATIONS_OUTPUT,
     "asr": "/encoder/MatMul_1_output_0",  # (1, 512, frames) text features expanded by the durations
     "f0": _F0_TENSOR,  # (1, 2 * frames) predicted F0 in Hz, 80 per second, before f0_scale
     "n": "/encoder/Reshape_1_output_0",  # (1, 2 * frames) predicted energy
@@ -228,9 +232,8 @@ def adaptable_graph(path: Path, *, probes: bool = False, lora: bool = False) -> 
     del graph.node[:]
     graph.node.extend(ordered)
     _add_lora(model, layout, lora_pieces)
-    if probes:
-        for tensor in PROBES.values():
-            graph.output.append(helper.make_empty_tensor_value_info(tensor))
+    for tensor in PROBES.values() if probes else (DURATIONS_OUTPUT,):
+        graph.output.append(helper.make_empty_tensor_value_info(tensor))
     return model.SerializeToString(), layout
 
 
