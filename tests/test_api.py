@@ -56,10 +56,10 @@ def test_unknown_voice_lists_the_available_ones(tts):
 
 
 def test_unsupported_language(tts):
-    with pytest.raises(UnsupportedLanguageError, match="fr"):
-        tts.stream("bonjour", lang="fr")
-    with pytest.raises(UnsupportedLanguageError, match="Korean"):
-        tts.stream("안녕하세요")
+    with pytest.raises(UnsupportedLanguageError, match="'de' is not supported"):
+        tts.stream("guten Tag", lang="de")
+    with pytest.raises(UnsupportedLanguageError, match=r"Thai .*ko \(Korean\)"):
+        tts.stream("สวัสดีครับ")
 
 
 def test_stream_yields_chunks_with_text_spans(tts):

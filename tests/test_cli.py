@@ -85,7 +85,7 @@ def test_voices_list():
         (["say", "hi", "-v", "nobody", "-o", "x.wav"], "no voice named 'nobody'"),
         (["say", "", "-o", "x.wav"], "empty"),
         (["say", "hi", "-o", "x.xyz"], "xyz"),
-        (["say", "hi", "--lang", "fr", "-o", "x.wav"], "not supported"),
+        (["say", "hi", "--lang", "de", "-o", "x.wav"], "not supported"),
         (["say", "hi", "--speed", "9", "-o", "x.wav"], "speed"),
         (["say", "hi"], "-o FILE"),
         (["say", "hi [pause:99s]", "-o", "x.wav"], "at most 10 s"),

@@ -322,10 +322,10 @@ def test_early_transcript_is_used_only_when_the_pause_was_the_end() -> None:
 
 
 def test_unspeakable_phrases_are_shown_but_skipped(tts) -> None:  # noqa: ANN001
-    model = ScriptedModel(["Hello there. ", "안녕하세요. ", "Bye now."])  # Korean: a script the engine cannot speak
+    model = ScriptedModel(["Hello there. ", "สวัสดีครับ. ", "Bye now."])  # Thai: a script the engine cannot speak
     session = ChatSession(model, LocalSpeaker(tts), voice="linda")
     events, audio, done = asyncio.run(collect(session.reply("hi")))
     assert [e.text for e in events if isinstance(e, ReplyAudio) and e.text] == ["Hello there.", "Bye now."]
-    assert "안녕하세요" in done.reply and len(audio) > 0
+    assert "สวัสดีครับ" in done.reply and len(audio) > 0
     with pytest.raises(InputError, match="nobody"):
         asyncio.run(collect(ChatSession(ScriptedModel(["Hi."]), LocalSpeaker(tts), voice="nobody").reply("hi")))
