@@ -21,6 +21,7 @@ import numpy as np
 
 from .captions import Timeline
 from .config import Settings
+from .delivery.effects import soft_limit
 from .delivery.instruct import Instruction, parse_instruction
 from .delivery.render import RENDERED_SOUNDS, Script, render
 from .engines.base import AudioChunk, Engine, SynthesisOptions, TimedText
@@ -113,7 +114,10 @@ class SpeechStream(Iterator[AudioChunk]):
         self.seconds = 0.0  # audio yielded so far
 
     def __next__(self) -> AudioChunk:
-        chunk = replace(next(self._chunks), offset=self.seconds)
+        chunk = next(self._chunks)
+        # Some voices peak above full scale (jm_kumo up to about 1.08): limit softly rather than clip when
+        # encoded. Per sample, so the result does not depend on how the speech was cut into chunks.
+        chunk = replace(chunk, audio=soft_limit(chunk.audio), offset=self.seconds)
         self.seconds += len(chunk.audio) / chunk.sample_rate
         if self.seconds > self.max_seconds:
             self.close()
