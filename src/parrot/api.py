@@ -115,9 +115,11 @@ class SpeechStream(Iterator[AudioChunk]):
 
     def __next__(self) -> AudioChunk:
         chunk = next(self._chunks)
-        # Some voices peak above full scale (jm_kumo up to about 1.08): limit softly rather than clip when
-        # encoded. Per sample, so the result does not depend on how the speech was cut into chunks.
-        chunk = replace(chunk, audio=soft_limit(chunk.audio), offset=self.seconds)
+        # Some voices peak above full scale (jm_kumo up to about 1.08): such a chunk is limited softly rather
+        # than clipped when encoded. Chunks within full scale are left exactly as the engine made them.
+        if chunk.audio.size and float(np.abs(chunk.audio).max()) > 1.0:
+            chunk = replace(chunk, audio=soft_limit(chunk.audio))
+        chunk = replace(chunk, offset=self.seconds)
         self.seconds += len(chunk.audio) / chunk.sample_rate
         if self.seconds > self.max_seconds:
             self.close()
