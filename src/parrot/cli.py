@@ -548,7 +548,8 @@ def _models_chat_runtime(args: argparse.Namespace) -> int:
     if current.state == "building":
         print(f"parrot: follow it with `parrot models chat-runtime --wait` (log: {runtime.runtime_dir(data_dir)}"
               "/build.log)", file=sys.stderr)  # fmt: skip
-    return 0 if current.state in ("ready", "building") and not (args.wait and current.state != "ready") else 1
+    ok = current.state == "ready" if args.wait else current.state in ("ready", "building")
+    return 0 if ok else 1
 
 
 def _models_download(args: argparse.Namespace) -> int:

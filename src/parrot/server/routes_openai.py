@@ -8,7 +8,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import get_args
 
-import numpy as np
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
@@ -29,7 +28,7 @@ from .schemas import (
     VoiceRef,
     responses,
 )
-from .speech import AudioStep, consume, start_speech, stream_audio, streaming_response
+from .speech import AudioStep, collect_audio, consume, start_speech, stream_audio, streaming_response
 from .sse import sse_error, sse_event
 from .state import ServerState, State
 
@@ -69,8 +68,7 @@ async def create_speech(body: SpeechRequest, state: State) -> Response:
     )
     job, headers = speech.job, speech.headers
     if whole_wav:  # a WAV header holds the file's size: send the whole file, so every reader gets it right
-        chunks = [step.chunk.audio async for step in consume(state, job, "speech", started) if step.chunk]
-        audio = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+        audio = await collect_audio(state, job, "speech", started)
         return Response(await run_in_threadpool(encode, audio, rate, "wav"), media_type=FORMATS["wav"], headers=headers)
     if body.stream_format == "sse":
         timeline = Timeline(speech.text) if timed else None
